@@ -1,0 +1,124 @@
+# lapis build. Plain GNU make: the project is one C library, one binary and a
+# handful of freestanding guests, and make handles the guest cross-flags simply.
+#
+#   make              build lapis, liblapis.a, lapis.pc, the guests and tests
+#   make check        build and run every test (unit + integration)
+#   make check SANITIZE=1   the same under ASan + UBSan (objects in build-asan/)
+#   make format       clang-format every source file
+
+CC      ?= cc
+AR      ?= ar
+SANITIZE ?=
+VERSION := 0.1.0
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD   ?= build
+SANFLAGS :=
+endif
+
+WARNFLAGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wpointer-arith -Wformat=2 -Wvla
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARNFLAGS) $(SANFLAGS) -D_GNU_SOURCE -DLAPIS_VERSION=\"$(VERSION)\" \
+           -Isrc -MMD -MP
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += -lpthread
+
+DEVICE_SRCS := $(sort $(wildcard src/devices/*.c))
+LOADER_SRCS := $(sort $(wildcard src/loader/*.c))
+KVM_SRCS    := $(sort $(wildcard src/kvm/*.c))
+CLI_SRCS    := $(sort $(filter-out src/cli/main.c,$(wildcard src/cli/*.c)))
+UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_HELPERS := $(sort $(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c)))
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+DEVICE_OBJS := $(call obj,$(DEVICE_SRCS))
+LOADER_OBJS := $(call obj,$(LOADER_SRCS))
+CLI_OBJS    := $(call obj,$(CLI_SRCS))
+KVM_OBJS    := $(call obj,$(KVM_SRCS))
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
+
+# Optional libraries for unpacking compressed Linux kernels; used when present.
+EXTRA_LIBS := $(shell for l in lzma z zstd lz4; do \
+    printf 'int main(void){return 0;}' | $(CC) -x c - -l$$l -o /dev/null 2>/dev/null && printf -- '-l%s ' $$l; done)
+LDLIBS += $(EXTRA_LIBS)
+
+.PHONY: all lib guests tests check check-unit format format-check clean
+all: $(BUILD)/lapis lib guests tests $(EXAMPLE_BINS)
+lib: $(BUILD)/liblapis.a $(BUILD)/lapis.pc
+tests: $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The embeddable device models, alone.
+$(BUILD)/liblapis.a: $(DEVICE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+# Pure layers (no KVM): loaders, and the CLI's parsers (everything in src/cli but main.c).
+$(BUILD)/liblapis-loader.a: $(LOADER_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+$(BUILD)/liblapis-cli.a: $(CLI_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+# The KVM backend: the only layer with ioctl().
+$(BUILD)/liblapis-kvm.a: $(KVM_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+PURE_LIBS := $(BUILD)/liblapis-cli.a $(BUILD)/liblapis-loader.a $(BUILD)/liblapis.a
+ALL_LIBS  := $(BUILD)/liblapis-cli.a $(BUILD)/liblapis-kvm.a $(BUILD)/liblapis-loader.a \
+             $(BUILD)/liblapis.a
+
+$(BUILD)/lapis: $(BUILD)/src/cli/main.o $(ALL_LIBS)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Unit tests link only the pure layers: they never touch KVM.
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(call obj,$(UNIT_HELPERS)) $(PURE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/examples/%: $(BUILD)/examples/%.o $(BUILD)/liblapis.a
+	$(CC) $(LDFLAGS) $^ -o $@
+
+$(BUILD)/lapis.pc: lapis.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@PREFIX@|$(PREFIX)|' $< > $@
+
+PREFIX ?= /usr/local
+.PHONY: install
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/lapis
+	install -m 644 $(BUILD)/liblapis.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/lapis.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 src/devices/*.h $(DESTDIR)$(PREFIX)/include/lapis/
+
+# Freestanding guests (guest/guest.mk defines GUEST_ELFS and their rules).
+include guest/guest.mk
+guests: $(GUEST_ELFS)
+
+check: all
+	LAPIS_BUILD=$(BUILD) tests/run-tests.sh
+
+check-unit: tests
+	LAPIS_BUILD=$(BUILD) LAPIS_ONLY_UNIT=1 tests/run-tests.sh
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

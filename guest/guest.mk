@@ -1,0 +1,2 @@
+# Freestanding guest images. Filled in by the guest work.
+GUEST_ELFS :=
