@@ -122,3 +122,6 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Fuzzing (libFuzzer via clang): fuzz/fuzz.mk defines `make fuzz SECONDS=N`.
+-include fuzz/fuzz.mk
