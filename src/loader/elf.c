@@ -216,8 +216,8 @@ static int check_segment(const struct lapis_guest_ram *ram, size_t len, bool is6
     return 0;
 }
 
-int lapis_elf_load(const struct lapis_guest_ram *ram, const uint8_t *image, size_t len,
-                   struct lapis_elf_info *info, char *err, size_t errlen)
+int lapis_elf_check(const struct lapis_guest_ram *ram, const uint8_t *image, size_t len,
+                    struct lapis_elf_info *info, char *err, size_t errlen)
 {
     if (!ram)
         return fail(err, errlen, -EINVAL, "no guest RAM given");
@@ -225,7 +225,6 @@ int lapis_elf_load(const struct lapis_guest_ram *ram, const uint8_t *image, size
     if (rc)
         return rc;
 
-    /* Pass 1: check everything, so a bad file leaves RAM untouched. */
     bool entry_found = false;
     uint64_t lo = UINT64_MAX, hi = 0;
     uint32_t nload = 0;
@@ -270,20 +269,29 @@ int lapis_elf_load(const struct lapis_guest_ram *ram, const uint8_t *image, size
         return fail(err, errlen, -ENOEXEC, "entry point 0x%llx is not inside any loadable segment",
                     (unsigned long long)info->entry);
 
-    /* Pass 2: copy the file bytes and zero the bss. */
+    info->nload = nload;
+    info->load_lo = lo;
+    info->load_hi = hi;
+    return 0;
+}
+
+int lapis_elf_load(const struct lapis_guest_ram *ram, const uint8_t *image, size_t len,
+                   struct lapis_elf_info *info, char *err, size_t errlen)
+{
+    /* Check everything first, so a bad file leaves RAM untouched. */
+    int rc = lapis_elf_check(ram, image, len, info, err, errlen);
+    if (rc)
+        return rc;
     for (uint32_t i = 0; i < info->phnum; i++) {
         struct lapis_elf_phdr ph;
         lapis_elf_phdr(image, info, i, &ph);
         if (ph.type != LAPIS_ELF_PT_LOAD || ph.memsz == 0)
             continue;
         uint8_t *dst = lapis_ram_ptr(ram, ph.paddr, ph.memsz);
-        if (!dst) /* checked in pass 1 */
+        if (!dst) /* checked above */
             return fail(err, errlen, -ENOSPC, "segment %u does not fit in guest RAM", i);
         memcpy(dst, image + ph.offset, (size_t)ph.filesz);
         memset(dst + ph.filesz, 0, (size_t)(ph.memsz - ph.filesz));
     }
-    info->nload = nload;
-    info->load_lo = lo;
-    info->load_hi = hi;
     return 0;
 }

@@ -64,6 +64,13 @@ void lapis_elf_phdr(const uint8_t *image, const struct lapis_elf_info *info, uin
                     struct lapis_elf_phdr *ph);
 
 /*
+ * lapis_elf_load() without the copy: every check, and @info filled, so a
+ * caller can plan memory around the image before writing anything.
+ */
+int lapis_elf_check(const struct lapis_guest_ram *ram, const uint8_t *image, size_t len,
+                    struct lapis_elf_info *info, char *err, size_t errlen);
+
+/*
  * Parses @image, checks every PT_LOAD (p_filesz <= p_memsz, file bytes inside
  * the file, no wrap, inside guest RAM, no two overlapping, at least one) and
  * that e_entry lies inside one of them, then copies each segment to p_paddr

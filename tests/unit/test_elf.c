@@ -146,6 +146,11 @@ static void test_load_elf32(void)
     fill_pattern(0x1000, 0x300, 1);
     fill_pattern(0x2000, 0x100, 9);
     CHECK(lapis_elf_is_elf(img, 0x2100));
+    /* The dry run fills the plan and writes nothing. */
+    CHECK_EQ(lapis_elf_check(&ram, img, 0x2100, &info, err, sizeof(err)), 0);
+    CHECK_EQ(info.load_lo, 0x100000);
+    CHECK_EQ(info.load_hi, 0x103100);
+    CHECK(all_bytes(low_ram, RAM_SIZE, 0xAA));
     CHECK_EQ(lapis_elf_load(&ram, img, 0x2100, &info, err, sizeof(err)), 0);
     CHECK(!info.is64);
     CHECK_EQ(info.machine, 3);
