@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lapis binary: parse, dispatch a subcommand from the table, and turn
+ * errors into one line on stderr and an exit status (CONTRIBUTING.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/options.h"
+#include "kvm/vm.h"
+#include "loader/elf.h"
+#include "loader/multiboot.h"
+
+#define BUILTIN_GUEST "guest/builtin.elf"
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "lapis: %s\n", msg);
+    return LAPIS_STATUS_USAGE;
+}
+
+static int backend_error(const struct lapis_err *err)
+{
+    fprintf(stderr, "lapis: %s\n", err->msg);
+    return err->kind == LAPIS_ERR_USAGE ? LAPIS_STATUS_USAGE : LAPIS_STATUS_HOST;
+}
+
+/*
+ * Reads a whole file for @what ("kernel", "initrd"), refusing what cannot fit
+ * in @limit bytes. Returns 0, or -errno with a message in @err.
+ */
+static int read_file(const char *what, const char *opt, const char *path, uint64_t limit,
+                     uint8_t **data, size_t *len, char *err, size_t errlen)
+{
+    struct stat st;
+    uint8_t *buf;
+    size_t got = 0;
+    int fd, e;
+
+    *data = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        e = errno;
+        if (e == ENOENT)
+            snprintf(err, errlen, "%s '%s' not found: check the path given to %s", what, path, opt);
+        else
+            snprintf(err, errlen, "cannot read %s '%s': %s", what, path, strerror(e));
+        return -e;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(err, errlen, "%s '%s' is not a regular file: give %s a file", what, path, opt);
+        return -EINVAL;
+    }
+    if ((uint64_t)st.st_size > limit) {
+        close(fd);
+        snprintf(err, errlen, "%s '%s' (%lld bytes) is larger than guest RAM: raise --memory", what,
+                 path, (long long)st.st_size);
+        return -EFBIG;
+    }
+    buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+    if (!buf) {
+        close(fd);
+        snprintf(err, errlen, "out of memory reading %s '%s'", what, path);
+        return -ENOMEM;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            e = n < 0 ? errno : EIO;
+            free(buf);
+            close(fd);
+            snprintf(err, errlen, "cannot read %s '%s': %s", what, path, strerror(e));
+            return -e;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    *data = buf;
+    *len = got;
+    return 0;
+}
+
+/* build/guest/builtin.elf beside build/lapis. */
+static int builtin_guest_path(char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n <= 0)
+        return -errno;
+    exe[n] = '\0';
+    if ((size_t)snprintf(out, len, "%s/%s", dirname(exe), BUILTIN_GUEST) >= len)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+static enum lapis_eoi_request eoi_request(enum lapis_eoi_opt o)
+{
+    switch (o) {
+    case LAPIS_OPT_EOI_ENABLE:
+        return LAPIS_EOI_REQ_ENABLE;
+    case LAPIS_OPT_EOI_DISABLE:
+        return LAPIS_EOI_REQ_DISABLE;
+    case LAPIS_OPT_EOI_QUIRK:
+        return LAPIS_EOI_REQ_QUIRK;
+    case LAPIS_OPT_EOI_AUTO:
+        break;
+    }
+    return LAPIS_EOI_REQ_AUTO;
+}
+
+static int cmd_run(const struct lapis_config *cfg)
+{
+    char path[PATH_MAX], msg[PATH_MAX + 600], stats[768], cmdline[128];
+    const char *kernel = cfg->kernel;
+    uint8_t *image = NULL, *initrd = NULL;
+    size_t image_len = 0, initrd_len = 0;
+    struct lapis_vm_params params;
+    struct lapis_boot_state bs;
+    struct lapis_err err = {0};
+    struct lapis_vm *vm = NULL;
+    int status;
+
+    if (cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL && cfg->ioapic_version_set &&
+        cfg->ioapic_version != 0x11)
+        return usage_error("--irqchip kernel uses KVM's IOAPIC, which is version 0x11: drop "
+                           "--ioapic-version or use --irqchip split");
+
+    /* Files first: a bad input is reported before anything is created. */
+    if (!kernel) {
+        if (builtin_guest_path(path, sizeof(path)))
+            return usage_error("cannot find the built-in guest: give --kernel FILE");
+        if (access(path, F_OK) != 0) {
+            snprintf(msg, sizeof(msg),
+                     "built-in guest '%s' not found: run 'make' or give --kernel FILE", path);
+            return usage_error(msg);
+        }
+        kernel = path;
+    }
+    if (read_file("kernel", "--kernel", kernel, cfg->memory, &image, &image_len, msg, sizeof(msg)))
+        return usage_error(msg);
+    if (image_len == 0) {
+        snprintf(msg, sizeof(msg), "kernel '%s' is empty: give --kernel a multiboot ELF file",
+                 kernel);
+        free(image);
+        return usage_error(msg);
+    }
+    if (!lapis_multiboot_detect(image, image_len)) {
+        snprintf(msg, sizeof(msg), "kernel '%s' is %s: lapis boots multiboot v1 kernels", kernel,
+                 lapis_elf_is_elf(image, image_len) ? "an ELF file with no multiboot header"
+                                                    : "not an ELF or multiboot file");
+        free(image);
+        return usage_error(msg);
+    }
+    if (cfg->initrd && read_file("initrd", "--initrd", cfg->initrd, cfg->memory, &initrd,
+                                 &initrd_len, msg, sizeof(msg))) {
+        free(image);
+        return usage_error(msg);
+    }
+
+    memset(&params, 0, sizeof(params));
+    params.memory = cfg->memory;
+    params.cpus = cfg->cpus;
+    params.kernel_irqchip = cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL;
+    params.ioapic_version = cfg->ioapic_version;
+    params.eoi = eoi_request(cfg->eoi);
+    params.verbose = cfg->verbose;
+    if (lapis_vm_create(&params, &vm, &err)) {
+        status = backend_error(&err);
+        goto out;
+    }
+
+    /* The built-in guest learns what lapis negotiated, so it knows what to expect. */
+    if (cfg->cmdline)
+        snprintf(cmdline, sizeof(cmdline), "%s", "");
+    else if (!cfg->kernel)
+        snprintf(cmdline, sizeof(cmdline), "lapis.eoi=%s", lapis_irqchip_guest_mode(&vm->irqchip));
+    else
+        cmdline[0] = '\0';
+    if (lapis_multiboot_load(lapis_vm_ram(vm), image, image_len,
+                             cfg->cmdline ? cfg->cmdline : cmdline, initrd, initrd_len, &bs, msg,
+                             sizeof(msg))) {
+        status = usage_error(msg);
+        goto out;
+    }
+    if (cfg->verbose)
+        fprintf(stderr, "lapis: kernel %s, entry 0x%llx, cmdline '%s'\n", kernel,
+                (unsigned long long)bs.rip, cfg->cmdline ? cfg->cmdline : cmdline);
+    if (lapis_vm_set_boot_state(vm, &bs, &err)) {
+        status = backend_error(&err);
+        goto out;
+    }
+
+    status = lapis_vm_run(vm, msg, sizeof(msg));
+    if (msg[0])
+        fprintf(stderr, "lapis: %s\n", msg);
+    lapis_vm_format_stats(vm, stats, sizeof(stats));
+    fprintf(stderr, "lapis: %s status=%d\n", stats, status);
+out:
+    lapis_vm_destroy(vm);
+    free(image);
+    free(initrd);
+    return status;
+}
+
+static int cmd_probe(const struct lapis_config *cfg)
+{
+    (void)cfg;
+    fprintf(stderr, "lapis: 'lapis probe' is not implemented yet\n");
+    return LAPIS_STATUS_USAGE;
+}
+
+static int cmd_help(const struct lapis_config *cfg)
+{
+    (void)cfg;
+    fputs(lapis_usage(), stdout);
+    return 0;
+}
+
+static int cmd_version(const struct lapis_config *cfg)
+{
+    (void)cfg;
+    printf("lapis %s\n", LAPIS_VERSION);
+    return 0;
+}
+
+/* Adding a subcommand: a row here and one in src/cli/options.c. */
+static const struct {
+    enum lapis_command cmd;
+    int (*fn)(const struct lapis_config *cfg);
+} handlers[] = {
+    {LAPIS_CMD_RUN, cmd_run},
+    {LAPIS_CMD_PROBE, cmd_probe},
+    {LAPIS_CMD_HELP, cmd_help},
+    {LAPIS_CMD_VERSION, cmd_version},
+};
+
+int main(int argc, char **argv)
+{
+    struct lapis_config cfg;
+    char err[512];
+
+    /* Guest console output must not sit in a buffer when the VM stops. */
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (lapis_options_parse(argc, argv, &cfg, err, sizeof(err)))
+        return usage_error(err);
+    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+        if (handlers[i].cmd == cfg.command)
+            return handlers[i].fn(&cfg);
+    return usage_error("no handler for this command");
+}

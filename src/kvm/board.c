@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* Device placement and wiring: ports, MMIO windows, interrupt lines, stop requests. */
+#include "board.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "vm.h"
+
+/* ---- test devices: isa-debug-exit, pc-testdev IRQ lines, PM1a, sync port ---------------- */
+
+static void testdev_exit(void *opaque, int status)
+{
+    struct lapis_board *b = opaque;
+
+    if (status == 0)
+        lapis_vm_stop(b->vm, LAPIS_STATUS_POWEROFF, "%s", "");
+    else
+        lapis_vm_stop(b->vm, status & 0xFF, "%s", ""); /* a process status has 8 bits */
+}
+
+static void testdev_set_irq(void *opaque, unsigned line, bool level)
+{
+    struct lapis_board *b = opaque;
+    lapis_irqchip_set_line(&b->vm->irqchip, line, level);
+}
+
+static const struct lapis_testdev_ops testdev_ops = {
+    .exit = testdev_exit,
+    .set_irq = testdev_set_irq,
+};
+
+static uint64_t testdev_read(void *opaque, uint64_t addr, uint64_t offset, unsigned size)
+{
+    struct lapis_board *b = opaque;
+    uint32_t v = 0;
+
+    (void)offset;
+    lapis_testdev_io(&b->testdev, (uint16_t)addr, size, false, &v);
+    return v;
+}
+
+static void testdev_write(void *opaque, uint64_t addr, uint64_t offset, unsigned size,
+                          uint64_t value)
+{
+    struct lapis_board *b = opaque;
+    uint32_t v = (uint32_t)value;
+
+    (void)offset;
+    lapis_testdev_io(&b->testdev, (uint16_t)addr, size, true, &v);
+}
+
+static int add(struct lapis_iobus *bus, const char *name, uint64_t base, uint64_t len,
+               lapis_io_read_fn rd, lapis_io_write_fn wr, void *opaque, pthread_mutex_t *lock,
+               struct lapis_err *err)
+{
+    struct lapis_iobus_range r = {
+        .name = name,
+        .base = base,
+        .len = len,
+        .read = rd,
+        .write = wr,
+        .opaque = opaque,
+        .lock = lock,
+    };
+    int e = lapis_iobus_add(bus, &r);
+    if (e)
+        return lapis_err_set(err, LAPIS_ERR_HOST, -e, "cannot place %s at 0x%llx", name,
+                             (unsigned long long)base);
+    return 0;
+}
+
+int lapis_board_init(struct lapis_board *b, struct lapis_vm *vm, struct lapis_err *err)
+{
+    int r;
+
+    memset(b, 0, sizeof(*b));
+    b->vm = vm;
+    pthread_mutex_init(&b->testdev_lock, NULL);
+    lapis_testdev_init(&b->testdev, &testdev_ops, b);
+
+    r = add(&vm->pio, "isa-debug-exit", LAPIS_TESTDEV_DEBUG_EXIT_PORT, 1, testdev_read,
+            testdev_write, b, &b->testdev_lock, err);
+    if (!r)
+        r = add(&vm->pio, "pc-testdev irq", LAPIS_TESTDEV_IRQ_PORT_BASE, LAPIS_TESTDEV_IRQ_LINES,
+                testdev_read, testdev_write, b, &b->testdev_lock, err);
+    if (!r)
+        r = add(&vm->pio, "pm1a", LAPIS_TESTDEV_PM1A_CNT_PORT, 2, testdev_read, testdev_write, b,
+                &b->testdev_lock, err);
+    if (!r)
+        r = add(&vm->pio, "sync", LAPIS_TESTDEV_SYNC_PORT, 1, testdev_read, testdev_write, b,
+                &b->testdev_lock, err);
+    /* The IOAPIC model serialises itself (irqchip lock); KVM's own needs no window. */
+    if (!r && !vm->irqchip.kernel)
+        r = add(&vm->mmio, "ioapic", LAPIS_IOAPIC_BASE, LAPIS_IOAPIC_MMIO_SIZE,
+                lapis_irqchip_ioapic_read, lapis_irqchip_ioapic_write, &vm->irqchip, NULL, err);
+    return r;
+}
+
+void lapis_board_destroy(struct lapis_board *b)
+{
+    pthread_mutex_destroy(&b->testdev_lock);
+}

@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM: RAM, vCPU threads, the run loop and exit dispatch, stopping, and the
+ * statistics line. Interrupt-controller work is delegated to irqchip.c.
+ */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "x86_setup.h"
+
+/* Kicks a vCPU thread out of KVM_RUN; the handler does nothing. */
+#define KICK_SIGNAL SIGUSR1
+
+static void kick_handler(int sig)
+{
+    (void)sig;
+}
+
+/* ---- creation -------------------------------------------------------------------------- */
+
+static int map_ram(struct lapis_vm *vm, struct lapis_err *err)
+{
+    uint64_t total = vm->params.memory;
+    uint64_t low = total < LAPIS_RAM_LOW_MAX ? total : LAPIS_RAM_LOW_MAX;
+    uint64_t high = total - low;
+    struct kvm_userspace_memory_region region;
+    void *p;
+
+    p = mmap(NULL, low, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return lapis_err_set(err, LAPIS_ERR_HOST, errno,
+                             "cannot map %" PRIu64 "M of guest RAM: %s (try a smaller --memory)",
+                             low >> 20, strerror(errno));
+    vm->ram.low = p;
+    vm->ram.low_size = low;
+    if (high) {
+        /* Above 3 GiB sits the MMIO hole (IOAPIC, LAPIC); the rest goes above 4 GiB. */
+        p = mmap(NULL, high, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+        if (p == MAP_FAILED)
+            return lapis_err_set(err, LAPIS_ERR_HOST, errno,
+                                 "cannot map %" PRIu64 "M of guest RAM: %s (try a smaller "
+                                 "--memory)",
+                                 high >> 20, strerror(errno));
+        vm->ram.high = p;
+        vm->ram.high_size = high;
+    }
+
+    memset(&region, 0, sizeof(region));
+    region.slot = 0;
+    region.guest_phys_addr = 0;
+    region.memory_size = low;
+    region.userspace_addr = (uintptr_t)vm->ram.low;
+    if (lapis_kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return lapis_err_set(err, LAPIS_ERR_HOST, errno, "KVM_SET_USER_MEMORY_REGION failed: %s",
+                             strerror(errno));
+    if (high) {
+        region.slot = 1;
+        region.guest_phys_addr = LAPIS_RAM_HIGH_BASE;
+        region.memory_size = high;
+        region.userspace_addr = (uintptr_t)vm->ram.high;
+        if (lapis_kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+            return lapis_err_set(err, LAPIS_ERR_HOST, errno,
+                                 "KVM_SET_USER_MEMORY_REGION (above 4G) failed: %s",
+                                 strerror(errno));
+    }
+    return 0;
+}
+
+static int create_vcpu(struct lapis_vm *vm, unsigned index, struct lapis_err *err)
+{
+    struct lapis_vcpu *v = &vm->vcpus[index];
+    void *run;
+
+    v->vm = vm;
+    v->index = index;
+    v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)index);
+    if (v->fd < 0)
+        return lapis_err_set(err, LAPIS_ERR_HOST, errno, "KVM_CREATE_VCPU %u failed: %s", index,
+                             strerror(errno));
+    fcntl(v->fd, F_SETFD, FD_CLOEXEC);
+    lapis_irqchip_vcpu_created(&vm->irqchip);
+    run = mmap(NULL, (size_t)vm->kvm.vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    if (run == MAP_FAILED)
+        return lapis_err_set(err, LAPIS_ERR_HOST, errno, "cannot map vCPU %u's run area: %s", index,
+                             strerror(errno));
+    v->run = run;
+    /* After the X2APIC_API flags, so KVM computes LVR with them (§4). */
+    return lapis_x86_set_cpuid(v->fd, vm->cpuid, index, vm->params.cpus, err);
+}
+
+int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
+                    struct lapis_err *err)
+{
+    struct lapis_vm *vm;
+    int r;
+
+    *out = NULL;
+    if (params->cpus < 1 || params->cpus > LAPIS_VM_MAX_CPUS)
+        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "--cpus must be 1..%u",
+                             LAPIS_VM_MAX_CPUS);
+    vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return lapis_err_set(err, LAPIS_ERR_HOST, ENOMEM, "out of memory");
+    vm->params = *params;
+    vm->fd = -1;
+    vm->kvm.fd = -1;
+    vm->stop_eventfd = -1;
+    for (unsigned i = 0; i < LAPIS_VM_MAX_CPUS; i++)
+        vm->vcpus[i].fd = -1;
+    pthread_mutex_init(&vm->stop_lock, NULL);
+    lapis_iobus_init(&vm->pio, "port");
+    lapis_iobus_init(&vm->mmio, "mmio");
+    *out = vm;
+
+    r = lapis_kvm_open(&vm->kvm, err);
+    if (r)
+        return r;
+    vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0UL);
+    if (vm->fd < 0)
+        return lapis_err_set(err, LAPIS_ERR_HOST, errno, "KVM_CREATE_VM failed: %s",
+                             strerror(errno));
+    fcntl(vm->fd, F_SETFD, FD_CLOEXEC);
+    vm->stop_eventfd = eventfd(0, EFD_CLOEXEC);
+    if (vm->stop_eventfd < 0)
+        return lapis_err_set(err, LAPIS_ERR_HOST, errno, "eventfd failed: %s", strerror(errno));
+    r = lapis_x86_supported_cpuid(vm->kvm.fd, &vm->cpuid, err);
+    if (r)
+        return r;
+    r = map_ram(vm, err);
+    if (r)
+        return r;
+
+    /* Irqchip and EOI flags before any vCPU exists (§2, §4). */
+    r = lapis_irqchip_init(&vm->irqchip, vm, vm->fd, params->kernel_irqchip, params->ioapic_version,
+                           params->eoi, err);
+    vm->irqchip_ready = true; /* destroy it even when init failed half-way */
+    if (r)
+        return r;
+    r = lapis_board_init(&vm->board, vm, err);
+    vm->board_ready = true;
+    if (r)
+        return r;
+    for (unsigned i = 0; i < params->cpus; i++) {
+        r = create_vcpu(vm, i, err);
+        if (r)
+            return r;
+        vm->ncpus = i + 1;
+    }
+    if (params->verbose)
+        fprintf(stderr,
+                "lapis: irqchip %s, IOAPIC 0x%02x, X2APIC_API caps 0x%lx, EOI suppression %s "
+                "(asked %s, enabled flags 0x%llx), %u vCPU(s), %" PRIu64 "M RAM\n",
+                vm->irqchip.kernel ? "kernel" : "split", vm->irqchip.ioapic_version,
+                vm->irqchip.x2apic_api_caps, lapis_irqchip_mode_name(&vm->irqchip),
+                params->eoi == LAPIS_EOI_REQ_AUTO      ? "auto"
+                : params->eoi == LAPIS_EOI_REQ_ENABLE  ? "enable"
+                : params->eoi == LAPIS_EOI_REQ_DISABLE ? "disable"
+                                                       : "quirk",
+                (unsigned long long)vm->irqchip.x2apic_api_flags, vm->ncpus, params->memory >> 20);
+    return 0;
+}
+
+void lapis_vm_destroy(struct lapis_vm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->irqchip_ready)
+        lapis_irqchip_destroy(&vm->irqchip);
+    if (vm->board_ready)
+        lapis_board_destroy(&vm->board);
+    for (unsigned i = 0; i < LAPIS_VM_MAX_CPUS; i++) {
+        struct lapis_vcpu *v = &vm->vcpus[i];
+        if (v->run)
+            munmap(v->run, (size_t)vm->kvm.vcpu_mmap_size);
+        if (v->fd >= 0)
+            close(v->fd);
+    }
+    if (vm->fd >= 0)
+        close(vm->fd);
+    if (vm->ram.low)
+        munmap(vm->ram.low, vm->ram.low_size);
+    if (vm->ram.high)
+        munmap(vm->ram.high, vm->ram.high_size);
+    if (vm->stop_eventfd >= 0)
+        close(vm->stop_eventfd);
+    lapis_kvm_close(&vm->kvm);
+    free(vm->cpuid);
+    pthread_mutex_destroy(&vm->stop_lock);
+    free(vm);
+}
+
+const struct lapis_guest_ram *lapis_vm_ram(const struct lapis_vm *vm)
+{
+    return &vm->ram;
+}
+
+int lapis_vm_set_boot_state(struct lapis_vm *vm, const struct lapis_boot_state *bs,
+                            struct lapis_err *err)
+{
+    return lapis_x86_set_boot_state(vm->vcpus[0].fd, bs, err);
+}
+
+/* ---- stopping and kicking -------------------------------------------------------------- */
+
+static void kick(struct lapis_vcpu *v)
+{
+    /* immediate_exit closes the race with a vCPU about to enter KVM_RUN. */
+    __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&v->started, __ATOMIC_ACQUIRE))
+        pthread_kill(v->thread, KICK_SIGNAL);
+}
+
+bool lapis_vm_stopping(const struct lapis_vm *vm)
+{
+    return __atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
+}
+
+void lapis_vm_stop(struct lapis_vm *vm, int status, const char *fmt, ...)
+{
+    va_list ap;
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&vm->stop_lock);
+    if (vm->stopping) {
+        pthread_mutex_unlock(&vm->stop_lock);
+        return;
+    }
+    vm->stop_status = status;
+    va_start(ap, fmt);
+    vsnprintf(vm->stop_msg, sizeof(vm->stop_msg), fmt, ap);
+    va_end(ap);
+    __atomic_store_n(&vm->stopping, true, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&vm->stop_lock);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        kick(&vm->vcpus[i]);
+    if (write(vm->stop_eventfd, &one, sizeof(one)) < 0) {
+        /* the counter cannot overflow with one write per stop */
+    }
+}
+
+void lapis_vm_request_recovery(struct lapis_vm *vm, const struct lapis_msi *dest, uint8_t vector)
+{
+    /* Physical, non-broadcast destinations name one vCPU; anything else may be any. */
+    bool one = !dest->dest_logical && dest->dest != 0xFF;
+
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct lapis_vcpu *v = &vm->vcpus[i];
+        if (one && dest->dest != i)
+            continue;
+        __atomic_fetch_or(&v->recover[vector / 64], 1ull << (vector % 64), __ATOMIC_SEQ_CST);
+        __atomic_fetch_add(&vm->irqchip.stats.recovery_kicks, 1, __ATOMIC_RELAXED);
+        kick(v);
+    }
+}
+
+/* ---- exits ----------------------------------------------------------------------------- */
+
+static uint64_t vcpu_rip(struct lapis_vcpu *v)
+{
+    struct kvm_regs regs;
+    if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+        return ~0ull;
+    return regs.rip;
+}
+
+static void handle_io(struct lapis_vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    unsigned size = run->io.size;
+    uint32_t count = run->io.count;
+    uint64_t off = run->io.data_offset;
+    size_t page = (size_t)v->vm->kvm.vcpu_mmap_size;
+    bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+    /* The run page is shared with the kernel, but check what we index with. */
+    if ((size != 1 && size != 2 && size != 4) || count == 0 || off < sizeof(*run) || off > page ||
+        count > (page - off) / size) {
+        v->bad_exits++;
+        lapis_vm_stop(v->vm, LAPIS_STATUS_HOST,
+                      "vCPU %u: KVM reported a port access with size %u, count %u, offset %llu",
+                      v->index, size, count, (unsigned long long)off);
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *data = (uint8_t *)run + off + (size_t)i * size;
+        uint64_t val = 0;
+
+        if (is_write)
+            memcpy(&val, data, size);
+        lapis_iobus_access(&v->vm->pio, run->io.port, size, is_write, &val);
+        if (!is_write)
+            memcpy(data, &val, size);
+    }
+}
+
+static void handle_mmio(struct lapis_vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    unsigned len = run->mmio.len;
+    uint64_t val = 0;
+
+    if (len != 1 && len != 2 && len != 4 && len != 8) {
+        v->bad_exits++;
+        lapis_vm_stop(v->vm, LAPIS_STATUS_HOST, "vCPU %u: KVM reported an MMIO access of %u bytes",
+                      v->index, len);
+        return;
+    }
+    if (run->mmio.is_write)
+        memcpy(&val, run->mmio.data, len);
+    lapis_iobus_access(&v->vm->mmio, run->mmio.phys_addr, len, run->mmio.is_write, &val);
+    if (!run->mmio.is_write)
+        memcpy(run->mmio.data, &val, len);
+}
+
+static const char *internal_suberror(uint32_t s)
+{
+    switch (s) {
+    case KVM_INTERNAL_ERROR_EMULATION:
+        return "emulation failure";
+    case KVM_INTERNAL_ERROR_SIMUL_EX:
+        return "exception while delivering an exception";
+    case KVM_INTERNAL_ERROR_DELIVERY_EV:
+        return "event delivery failed";
+    default:
+        return "internal error";
+    }
+}
+
+static void handle_exit(struct lapis_vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    struct lapis_vm *vm = v->vm;
+
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        v->exits[LAPIS_EXIT_IO]++;
+        handle_io(v);
+        break;
+    case KVM_EXIT_MMIO:
+        v->exits[LAPIS_EXIT_MMIO]++;
+        handle_mmio(v);
+        break;
+    case KVM_EXIT_IOAPIC_EOI:
+        v->exits[LAPIS_EXIT_EOI]++;
+        lapis_irqchip_eoi_exit(&vm->irqchip, v, run->eoi.vector);
+        break;
+    case KVM_EXIT_INTR:
+        v->exits[LAPIS_EXIT_INTR]++;
+        break;
+    case KVM_EXIT_HLT:
+        v->exits[LAPIS_EXIT_HLT]++;
+        break;
+    case KVM_EXIT_SHUTDOWN:
+        v->exits[LAPIS_EXIT_OTHER]++;
+        lapis_vm_stop(vm, LAPIS_STATUS_CRASH,
+                      "guest crashed: triple fault (KVM_EXIT_SHUTDOWN) on vCPU %u at RIP 0x%llx",
+                      v->index, (unsigned long long)vcpu_rip(v));
+        break;
+    case KVM_EXIT_INTERNAL_ERROR:
+        v->exits[LAPIS_EXIT_OTHER]++;
+        lapis_vm_stop(vm, LAPIS_STATUS_CRASH,
+                      "guest crashed: KVM internal error, suberror %u (%s) on vCPU %u at RIP "
+                      "0x%llx",
+                      run->internal.suberror, internal_suberror(run->internal.suberror), v->index,
+                      (unsigned long long)vcpu_rip(v));
+        break;
+    case KVM_EXIT_FAIL_ENTRY:
+        v->exits[LAPIS_EXIT_OTHER]++;
+        lapis_vm_stop(vm, LAPIS_STATUS_CRASH,
+                      "guest crashed: VM entry failed, reason 0x%llx, on vCPU %u at RIP 0x%llx",
+                      (unsigned long long)run->fail_entry.hardware_entry_failure_reason, v->index,
+                      (unsigned long long)vcpu_rip(v));
+        break;
+    case KVM_EXIT_SYSTEM_EVENT:
+        v->exits[LAPIS_EXIT_OTHER]++;
+        if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN)
+            lapis_vm_stop(vm, LAPIS_STATUS_POWEROFF, "%s", "");
+        else if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
+            lapis_vm_stop(vm, LAPIS_STATUS_POWEROFF, "the guest asked for a reset on vCPU %u",
+                          v->index);
+        else
+            lapis_vm_stop(vm, LAPIS_STATUS_CRASH,
+                          "guest crashed: system event %u on vCPU %u at RIP 0x%llx",
+                          run->system_event.type, v->index, (unsigned long long)vcpu_rip(v));
+        break;
+    default:
+        v->exits[LAPIS_EXIT_OTHER]++;
+        lapis_vm_stop(vm, LAPIS_STATUS_HOST, "vCPU %u: unexpected KVM exit reason %u at RIP 0x%llx",
+                      v->index, run->exit_reason, (unsigned long long)vcpu_rip(v));
+        break;
+    }
+}
+
+static void *vcpu_main(void *arg)
+{
+    struct lapis_vcpu *v = arg;
+    struct lapis_vm *vm = v->vm;
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, KICK_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    for (;;) {
+        uint64_t want[4];
+        bool any = false;
+
+        /* Clear before looking at requests: a kick after this point makes KVM_RUN return. */
+        __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        if (lapis_vm_stopping(vm))
+            break;
+        for (unsigned i = 0; i < 4; i++) {
+            want[i] = __atomic_exchange_n(&v->recover[i], 0, __ATOMIC_SEQ_CST);
+            any |= want[i] != 0;
+        }
+        if (any)
+            lapis_irqchip_vcpu_recover(&vm->irqchip, v, want);
+
+        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                v->exits[LAPIS_EXIT_INTR]++;
+                continue;
+            }
+            lapis_vm_stop(vm, LAPIS_STATUS_HOST, "KVM_RUN on vCPU %u failed: %s", v->index,
+                          strerror(errno));
+            break;
+        }
+        handle_exit(v);
+    }
+    return NULL;
+}
+
+/* ---- running --------------------------------------------------------------------------- */
+
+int lapis_vm_run(struct lapis_vm *vm, char *msg, size_t msglen)
+{
+    struct sigaction sa;
+    sigset_t stopsigs, old;
+    struct lapis_err err = {0};
+    int sfd = -1, r;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = kick_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(KICK_SIGNAL, &sa, NULL);
+
+    /* SIGINT/SIGTERM go to a signalfd here; every other thread inherits them blocked. */
+    sigemptyset(&stopsigs);
+    sigaddset(&stopsigs, SIGINT);
+    sigaddset(&stopsigs, SIGTERM);
+    sigaddset(&stopsigs, KICK_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &stopsigs, &old);
+    sigdelset(&stopsigs, KICK_SIGNAL);
+    sfd = signalfd(-1, &stopsigs, SFD_CLOEXEC);
+    if (sfd < 0)
+        lapis_vm_stop(vm, LAPIS_STATUS_HOST, "signalfd failed: %s", strerror(errno));
+
+    if (!lapis_vm_stopping(vm) && lapis_irqchip_start(&vm->irqchip, &err))
+        lapis_vm_stop(vm, LAPIS_STATUS_HOST, "%s", err.msg);
+    for (unsigned i = 0; i < vm->ncpus && !lapis_vm_stopping(vm); i++) {
+        struct lapis_vcpu *v = &vm->vcpus[i];
+        r = pthread_create(&v->thread, NULL, vcpu_main, v);
+        if (r) {
+            lapis_vm_stop(vm, LAPIS_STATUS_HOST, "cannot start vCPU %u's thread: %s", i,
+                          strerror(r));
+            break;
+        }
+        __atomic_store_n(&v->started, true, __ATOMIC_RELEASE);
+        if (lapis_vm_stopping(vm))
+            kick(v); /* it may have missed the stop's kick */
+    }
+
+    while (!lapis_vm_stopping(vm)) {
+        struct pollfd pfd[2] = {{.fd = vm->stop_eventfd, .events = POLLIN},
+                                {.fd = sfd, .events = POLLIN}};
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+            lapis_vm_stop(vm, LAPIS_STATUS_HOST, "poll failed: %s", strerror(errno));
+            break;
+        }
+        if (pfd[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == sizeof(si))
+                lapis_vm_stop(vm, LAPIS_STATUS_SIGNAL, "stopped by %s",
+                              si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        }
+    }
+
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct lapis_vcpu *v = &vm->vcpus[i];
+        if (!v->started)
+            continue;
+        kick(v);
+        pthread_join(v->thread, NULL);
+        v->started = false;
+    }
+    lapis_irqchip_stop(&vm->irqchip);
+    if (sfd >= 0)
+        close(sfd);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    pthread_mutex_lock(&vm->stop_lock);
+    snprintf(msg, msglen, "%s", vm->stop_msg);
+    r = vm->stop_status;
+    pthread_mutex_unlock(&vm->stop_lock);
+    return r;
+}
+
+/* ---- statistics ------------------------------------------------------------------------ */
+
+void lapis_vm_format_stats(const struct lapis_vm *vm, char *buf, size_t len)
+{
+    const struct lapis_irqchip *ic = &vm->irqchip;
+    uint64_t exits[LAPIS_EXIT_KINDS] = {0}, eoir = 0, throttled = 0, delivered;
+
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        for (unsigned k = 0; k < LAPIS_EXIT_KINDS; k++)
+            exits[k] += vm->vcpus[i].exits[k];
+    if (!ic->kernel) {
+        eoir = ic->ioapic.stats.eoi_eoir;
+        throttled = ic->ioapic.stats.throttled;
+    }
+    delivered = __atomic_load_n(&ic->stats.irqs, __ATOMIC_RELAXED);
+    snprintf(buf, len,
+             "stats: mode=%s irqchip=%s ioapic=0x%02x cpus=%u exits.io=%" PRIu64
+             " exits.mmio=%" PRIu64 " exits.eoi=%" PRIu64 " exits.intr=%" PRIu64
+             " exits.hlt=%" PRIu64 " exits.other=%" PRIu64 " irqs=%" PRIu64 " eoi.exit=%" PRIu64
+             " eoi.eoir=%" PRIu64 " eoi.ignored=%" PRIu64 " eoi.svr12=%" PRIu64
+             " recoveries=%" PRIu64 " throttled=%" PRIu64 " unknown.pio=%" PRIu64
+             " unknown.mmio=%" PRIu64,
+             lapis_irqchip_mode_name(ic), ic->kernel ? "kernel" : "split", ic->ioapic_version,
+             vm->ncpus, exits[LAPIS_EXIT_IO], exits[LAPIS_EXIT_MMIO], exits[LAPIS_EXIT_EOI],
+             exits[LAPIS_EXIT_INTR], exits[LAPIS_EXIT_HLT], exits[LAPIS_EXIT_OTHER], delivered,
+             ic->stats.eoi_exits, eoir, ic->stats.eoi_ignored, ic->stats.eoi_svr12,
+             ic->stats.recoveries, throttled, vm->pio.unknown_reads + vm->pio.unknown_writes,
+             vm->mmio.unknown_reads + vm->mmio.unknown_writes);
+}
