@@ -123,7 +123,7 @@ static enum lapis_eoi_request eoi_request(enum lapis_eoi_opt o)
 static int cmd_run(const struct lapis_config *cfg)
 {
     char path[PATH_MAX], msg[PATH_MAX + 600], stats[768], cmdline[128];
-    const char *kernel = cfg->kernel;
+    const char *kernel = cfg->kernel, *cl;
     uint8_t *image = NULL, *initrd = NULL;
     size_t image_len = 0, initrd_len = 0;
     struct lapis_vm_params params;
@@ -182,21 +182,19 @@ static int cmd_run(const struct lapis_config *cfg)
     }
 
     /* The built-in guest learns what lapis negotiated, so it knows what to expect. */
-    if (cfg->cmdline)
-        snprintf(cmdline, sizeof(cmdline), "%s", "");
-    else if (!cfg->kernel)
+    if (!cfg->kernel)
         snprintf(cmdline, sizeof(cmdline), "lapis.eoi=%s", lapis_irqchip_guest_mode(&vm->irqchip));
     else
         cmdline[0] = '\0';
-    if (lapis_multiboot_load(lapis_vm_ram(vm), image, image_len,
-                             cfg->cmdline ? cfg->cmdline : cmdline, initrd, initrd_len, &bs, msg,
+    cl = cfg->cmdline ? cfg->cmdline : cmdline;
+    if (lapis_multiboot_load(lapis_vm_ram(vm), image, image_len, cl, initrd, initrd_len, &bs, msg,
                              sizeof(msg))) {
         status = usage_error(msg);
         goto out;
     }
     if (cfg->verbose)
         fprintf(stderr, "lapis: kernel %s, entry 0x%llx, cmdline '%s'\n", kernel,
-                (unsigned long long)bs.rip, cfg->cmdline ? cfg->cmdline : cmdline);
+                (unsigned long long)bs.rip, cl);
     if (lapis_vm_set_boot_state(vm, &bs, &err)) {
         status = backend_error(&err);
         goto out;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vm.h"
 
@@ -50,6 +51,46 @@ static void testdev_write(void *opaque, uint64_t addr, uint64_t offset, unsigned
     lapis_testdev_io(&b->testdev, (uint16_t)addr, size, true, &v);
 }
 
+/* ---- COM1: 16550 at 0x3f8, IRQ 4 -> IOAPIC pin 4 ------------------------------------------ */
+
+static void uart_tx(void *opaque, uint8_t byte)
+{
+    (void)opaque;
+    /* Unbuffered: what the guest printed is out before it can crash or stop. */
+    while (write(STDOUT_FILENO, &byte, 1) < 0 && errno == EINTR)
+        ;
+}
+
+static void uart_set_irq(void *opaque, bool level)
+{
+    struct lapis_board *b = opaque;
+    lapis_irqchip_set_line(&b->vm->irqchip, LAPIS_UART_COM1_IRQ, level);
+}
+
+static const struct lapis_uart_ops uart_ops = {
+    .tx = uart_tx,
+    .set_irq = uart_set_irq,
+};
+
+static uint64_t uart_read(void *opaque, uint64_t addr, uint64_t offset, unsigned size)
+{
+    struct lapis_board *b = opaque;
+    uint32_t v = 0xFFFFFFFFu;
+
+    (void)addr;
+    lapis_uart_io(&b->uart, (unsigned)offset, size, false, &v);
+    return v;
+}
+
+static void uart_write(void *opaque, uint64_t addr, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct lapis_board *b = opaque;
+    uint32_t v = (uint32_t)value;
+
+    (void)addr;
+    lapis_uart_io(&b->uart, (unsigned)offset, size, true, &v);
+}
+
 static int add(struct lapis_iobus *bus, const char *name, uint64_t base, uint64_t len,
                lapis_io_read_fn rd, lapis_io_write_fn wr, void *opaque, pthread_mutex_t *lock,
                struct lapis_err *err)
@@ -78,6 +119,8 @@ int lapis_board_init(struct lapis_board *b, struct lapis_vm *vm, struct lapis_er
     b->vm = vm;
     pthread_mutex_init(&b->testdev_lock, NULL);
     lapis_testdev_init(&b->testdev, &testdev_ops, b);
+    pthread_mutex_init(&b->uart_lock, NULL);
+    lapis_uart_init(&b->uart, &uart_ops, b);
 
     r = add(&vm->pio, "isa-debug-exit", LAPIS_TESTDEV_DEBUG_EXIT_PORT, 1, testdev_read,
             testdev_write, b, &b->testdev_lock, err);
@@ -90,6 +133,9 @@ int lapis_board_init(struct lapis_board *b, struct lapis_vm *vm, struct lapis_er
     if (!r)
         r = add(&vm->pio, "sync", LAPIS_TESTDEV_SYNC_PORT, 1, testdev_read, testdev_write, b,
                 &b->testdev_lock, err);
+    if (!r)
+        r = add(&vm->pio, "com1", LAPIS_UART_COM1_BASE, LAPIS_UART_NREGS, uart_read, uart_write, b,
+                &b->uart_lock, err);
     /* The IOAPIC model serialises itself (irqchip lock); KVM's own needs no window. */
     if (!r && !vm->irqchip.kernel)
         r = add(&vm->mmio, "ioapic", LAPIS_IOAPIC_BASE, LAPIS_IOAPIC_MMIO_SIZE,
@@ -100,4 +146,5 @@ int lapis_board_init(struct lapis_board *b, struct lapis_vm *vm, struct lapis_er
 void lapis_board_destroy(struct lapis_board *b)
 {
     pthread_mutex_destroy(&b->testdev_lock);
+    pthread_mutex_destroy(&b->uart_lock);
 }

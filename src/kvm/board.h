@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "devices/testdev.h"
+#include "devices/uart16550.h"
 #include "kvm.h"
 
 struct lapis_vm;
@@ -19,6 +20,8 @@ struct lapis_board {
     struct lapis_vm *vm;
     pthread_mutex_t testdev_lock;
     struct lapis_testdev testdev;
+    pthread_mutex_t uart_lock;
+    struct lapis_uart uart; /* COM1, output to stdout */
 };
 
 /* Creates the devices and registers them on vm->pio / vm->mmio. */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,34 @@
 
 #define STAT_INC(ic, field) __atomic_fetch_add(&(ic)->stats.field, 1, __ATOMIC_RELAXED)
 
+/* LAPIS_TRACE=irq prints every decision of the EOI path to stderr. */
+#define TRACE(ic, ...)                                                                             \
+    do {                                                                                           \
+        if ((ic)->trace)                                                                           \
+            trace_line(ic, __VA_ARGS__);                                                           \
+    } while (0)
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void trace_line(const struct lapis_irqchip *ic, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void trace_line(const struct lapis_irqchip *ic, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    uint64_t t = now_ns() - ic->trace_start;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "lapis: irq %6llu.%06llu %s\n", (unsigned long long)(t / 1000000000ull),
+            (unsigned long long)(t / 1000ull % 1000000ull), buf);
 }
 
 /* ---- 1. Creation and negotiation ------------------------------------------------------- */
@@ -130,6 +154,8 @@ int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd,
     pthread_cond_init(&ic->wake, &ca);
     pthread_condattr_destroy(&ca);
     lapis_eoi_policy_init(&ic->policy);
+    ic->trace = getenv("LAPIS_TRACE") && strstr(getenv("LAPIS_TRACE"), "irq");
+    ic->trace_start = now_ns();
 
     if (kernel) {
         if (lapis_kvm_ioctl(vm_fd, KVM_CREATE_IRQCHIP, NULL) < 0)
@@ -220,6 +246,9 @@ const char *lapis_irqchip_mode_name(const struct lapis_irqchip *ic)
 
 const char *lapis_irqchip_guest_mode(const struct lapis_irqchip *ic)
 {
+    /* KVM never offers Directed EOI beside its own IOAPIC: to the guest that is "disable". */
+    if (ic->kernel)
+        return "disable";
     /* The emulated fix behaves as ENABLE for the guest. */
     return lapis_eoi_mode_name(ic->policy.mode);
 }
@@ -280,6 +309,7 @@ static void update_route(struct lapis_irqchip *ic, unsigned pin)
         return;
     ic->routes[pin].address = address;
     ic->routes[pin].data = data;
+    TRACE(ic, "route pin %u -> address 0x%llx data 0x%x", pin, (unsigned long long)address, data);
     push_routes(ic);
 }
 
@@ -303,6 +333,8 @@ static void ioapic_deliver(void *opaque, unsigned pin, const struct lapis_msi *m
     }
     STAT_INC(ic, irqs);
     ic->deliver_gen[pin]++;
+    TRACE(ic, "deliver pin %u vector 0x%02x dest %u%s%s", pin, msg->vector, msg->dest,
+          msg->dest_logical ? " logical" : "", msg->level_triggered ? " level" : " edge");
     /* A level interrupt is now owed an EOI: wake the watchdog if it sleeps (§7). */
     if (ic->watchdog_idle && (lapis_ioapic_entry(&ic->ioapic, pin) & LAPIS_IOREDIR_LEVEL))
         pthread_cond_signal(&ic->wake);
@@ -346,6 +378,7 @@ int lapis_irqchip_set_line(struct lapis_irqchip *ic, unsigned pin, bool level)
             }
         }
     } else {
+        TRACE(ic, "line %u %s", pin, level ? "high" : "low");
         r = lapis_ioapic_set_level(&ic->ioapic, pin, level);
     }
     pthread_mutex_unlock(&ic->lock);
@@ -372,6 +405,8 @@ void lapis_irqchip_ioapic_write(void *opaque, uint64_t addr, uint64_t offset, un
 
     (void)addr;
     pthread_mutex_lock(&ic->lock);
+    if (offset == LAPIS_IOAPIC_EOIR)
+        TRACE(ic, "EOIR write vector 0x%02llx", (unsigned long long)value);
     lapis_ioapic_mmio_write(&ic->ioapic, offset, size, (uint32_t)value);
     pthread_mutex_unlock(&ic->lock);
 }
@@ -419,7 +454,11 @@ void lapis_irqchip_eoi_exit(struct lapis_irqchip *ic, struct lapis_vcpu *vcpu, u
     if (ic->emulate_fix && lapis_eoi_policy_suppress_broadcast(&ic->policy, svr) &&
         lapis_ioapic_has_eoir(&ic->ioapic)) {
         STAT_INC(ic, eoi_ignored);
+        TRACE(ic, "EOI exit vCPU %u vector 0x%02x: SVR.12 set, ignored (emulated fix)", vcpu->index,
+              vector);
     } else {
+        TRACE(ic, "EOI exit vCPU %u vector 0x%02x%s", vcpu->index, vector,
+              (svr & LAPIS_SVR_SUPPRESS_EOI_BC) ? " with SVR.12 set" : "");
         lapis_ioapic_eoi(&ic->ioapic, vector, LAPIS_EOI_FROM_BROADCAST);
     }
     pthread_mutex_unlock(&ic->lock);
@@ -476,6 +515,7 @@ void lapis_irqchip_vcpu_recover(struct lapis_irqchip *ic, struct lapis_vcpu *vcp
     mp.mp_state = KVM_MP_STATE_RUNNABLE;
     if (lapis_kvm_ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) == 0)
         STAT_INC(ic, recoveries);
+    TRACE(ic, "recovery: vCPU %u halted with a held-back EOI exit, made runnable", vcpu->index);
 }
 
 struct stuck_pin {

@@ -84,6 +84,8 @@ struct lapis_irqchip {
     uint64_t irr_since[LAPIS_IRQCHIP_PINS];
 
     struct lapis_irqchip_stats stats;
+    bool trace; /* LAPIS_TRACE=irq */
+    uint64_t trace_start;
 };
 
 /*
