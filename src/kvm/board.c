@@ -91,6 +91,27 @@ static void uart_write(void *opaque, uint64_t addr, uint64_t offset, unsigned si
     lapis_uart_io(&b->uart, (unsigned)offset, size, true, &v);
 }
 
+/* ---- fw_cfg at 0x510 (selector) / 0x511 (data) ------------------------------------------ */
+
+static uint64_t fwcfg_read(void *opaque, uint64_t addr, uint64_t offset, unsigned size)
+{
+    struct lapis_board *b = opaque;
+    uint32_t v = 0;
+
+    (void)offset;
+    lapis_fwcfg_io(&b->fwcfg, (uint16_t)addr, size, false, &v);
+    return v;
+}
+
+static void fwcfg_write(void *opaque, uint64_t addr, uint64_t offset, unsigned size, uint64_t value)
+{
+    struct lapis_board *b = opaque;
+    uint32_t v = (uint32_t)value;
+
+    (void)offset;
+    lapis_fwcfg_io(&b->fwcfg, (uint16_t)addr, size, true, &v);
+}
+
 static int add(struct lapis_iobus *bus, const char *name, uint64_t base, uint64_t len,
                lapis_io_read_fn rd, lapis_io_write_fn wr, void *opaque, pthread_mutex_t *lock,
                struct lapis_err *err)
@@ -121,6 +142,11 @@ int lapis_board_init(struct lapis_board *b, struct lapis_vm *vm, struct lapis_er
     lapis_testdev_init(&b->testdev, &testdev_ops, b);
     pthread_mutex_init(&b->uart_lock, NULL);
     lapis_uart_init(&b->uart, &uart_ops, b);
+    pthread_mutex_init(&b->fwcfg_lock, NULL);
+    r = lapis_fwcfg_init(&b->fwcfg, lapis_ram_total(&vm->ram), (uint16_t)vm->params.cpus,
+                         (uint16_t)vm->params.cpus);
+    if (r)
+        return lapis_err_set(err, LAPIS_ERR_HOST, -r, "fw_cfg refused %u CPUs", vm->params.cpus);
 
     r = add(&vm->pio, "isa-debug-exit", LAPIS_TESTDEV_DEBUG_EXIT_PORT, 1, testdev_read,
             testdev_write, b, &b->testdev_lock, err);
@@ -136,6 +162,9 @@ int lapis_board_init(struct lapis_board *b, struct lapis_vm *vm, struct lapis_er
     if (!r)
         r = add(&vm->pio, "com1", LAPIS_UART_COM1_BASE, LAPIS_UART_NREGS, uart_read, uart_write, b,
                 &b->uart_lock, err);
+    if (!r)
+        r = add(&vm->pio, "fw_cfg", LAPIS_FWCFG_PORT_SEL, 2, fwcfg_read, fwcfg_write, b,
+                &b->fwcfg_lock, err);
     /* The IOAPIC model serialises itself (irqchip lock); KVM's own needs no window. */
     if (!r && !vm->irqchip.kernel)
         r = add(&vm->mmio, "ioapic", LAPIS_IOAPIC_BASE, LAPIS_IOAPIC_MMIO_SIZE,
@@ -147,4 +176,5 @@ void lapis_board_destroy(struct lapis_board *b)
 {
     pthread_mutex_destroy(&b->testdev_lock);
     pthread_mutex_destroy(&b->uart_lock);
+    pthread_mutex_destroy(&b->fwcfg_lock);
 }

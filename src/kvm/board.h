@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "devices/fwcfg.h"
 #include "devices/testdev.h"
 #include "devices/uart16550.h"
 #include "kvm.h"
@@ -22,6 +23,8 @@ struct lapis_board {
     struct lapis_testdev testdev;
     pthread_mutex_t uart_lock;
     struct lapis_uart uart; /* COM1, output to stdout */
+    pthread_mutex_t fwcfg_lock;
+    struct lapis_fwcfg fwcfg; /* signature, RAM size, CPU count */
 };
 
 /* Creates the devices and registers them on vm->pio / vm->mmio. */
