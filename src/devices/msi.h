@@ -25,13 +25,13 @@ enum lapis_delivery_mode {
 
 /* One interrupt message, decoded. */
 struct lapis_msi {
-    uint32_t dest;        /* APIC ID (8 bits in the address; 32 with ext_dest) */
-    bool dest_logical;    /* destination mode: 0 physical, 1 logical */
-    bool redir_hint;      /* address bit 3 */
-    uint8_t vector;       /* data bits 0-7 */
+    uint32_t dest;         /* APIC ID; only 8 bits fit in the address */
+    bool dest_logical;     /* destination mode: 0 physical, 1 logical */
+    bool redir_hint;       /* address bit 3 */
+    uint8_t vector;        /* data bits 0-7 */
     uint8_t delivery_mode; /* data bits 8-10, enum lapis_delivery_mode */
-    bool level_assert;    /* data bit 14 */
-    bool level_triggered; /* data bit 15: 1 = level; KVM sets the TMR from it */
+    bool level_assert;     /* data bit 14 */
+    bool level_triggered;  /* data bit 15: 1 = level; KVM sets the TMR from it */
 };
 
 /* Encodes an interrupt message. Destinations above 255 are truncated to 8 bits. */

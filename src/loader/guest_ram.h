@@ -13,13 +13,13 @@
 #include <stdint.h>
 
 /* RAM above this goes to 4 GiB, leaving room for the IOAPIC, LAPIC and PCI holes. */
-#define LAPIS_RAM_LOW_MAX  0xC0000000ull
+#define LAPIS_RAM_LOW_MAX   0xC0000000ull
 #define LAPIS_RAM_HIGH_BASE 0x100000000ull
 
 struct lapis_guest_ram {
-    uint8_t *low;       /* guest physical 0 .. low_size */
+    uint8_t *low; /* guest physical 0 .. low_size */
     uint64_t low_size;
-    uint8_t *high;      /* guest physical 4 GiB .. 4 GiB + high_size */
+    uint8_t *high; /* guest physical 4 GiB .. 4 GiB + high_size */
     uint64_t high_size;
 };
 
