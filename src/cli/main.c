@@ -175,6 +175,7 @@ static int cmd_run(const struct lapis_config *cfg)
     params.kernel_irqchip = cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL;
     params.ioapic_version = cfg->ioapic_version;
     params.eoi = eoi_request(cfg->eoi);
+    params.no_eoi_recovery = cfg->no_eoi_recovery;
     params.verbose = cfg->verbose;
     if (lapis_vm_create(&params, &vm, &err)) {
         status = backend_error(&err);

@@ -274,6 +274,16 @@ static int apply_verbose(struct lapis_config *cfg, const char *val, char *err, s
     return 0;
 }
 
+static int apply_no_eoi_recovery(struct lapis_config *cfg, const char *val, char *err,
+                                 size_t errlen)
+{
+    (void)val;
+    (void)err;
+    (void)errlen;
+    cfg->no_eoi_recovery = true;
+    return 0;
+}
+
 static int apply_json(struct lapis_config *cfg, const char *val, char *err, size_t errlen)
 {
     (void)val;
@@ -299,6 +309,8 @@ static const struct option_def {
     {"eoi-suppression", true, CMD_BIT(LAPIS_CMD_RUN), apply_eoi},
     {"verbose", false, CMD_BIT(LAPIS_CMD_RUN) | CMD_BIT(LAPIS_CMD_PROBE), apply_verbose},
     {"json", false, CMD_BIT(LAPIS_CMD_PROBE), apply_json},
+    /* Debugging, not in --help: never release held-back EOI exits (spec eoi.md §7). */
+    {"no-eoi-recovery", false, CMD_BIT(LAPIS_CMD_RUN), apply_no_eoi_recovery},
 };
 
 static const char *command_name(enum lapis_command cmd)

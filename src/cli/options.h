@@ -49,6 +49,7 @@ struct lapis_config {
     bool ioapic_version_set; /* given explicitly */
     enum lapis_eoi_opt eoi;
     bool verbose;
+    bool no_eoi_recovery; /* hidden --no-eoi-recovery: lets lapis probe see spec §7 happen */
     /* probe */
     bool json;
 };

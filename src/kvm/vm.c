@@ -258,6 +258,8 @@ void lapis_vm_request_recovery(struct lapis_vm *vm, const struct lapis_msi *dest
     /* Physical, non-broadcast destinations name one vCPU; anything else may be any. */
     bool one = !dest->dest_logical && dest->dest != 0xFF;
 
+    if (vm->params.no_eoi_recovery)
+        return;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct lapis_vcpu *v = &vm->vcpus[i];
         if (one && dest->dest != i)

@@ -35,6 +35,7 @@ struct lapis_vm_params {
     bool kernel_irqchip;
     unsigned ioapic_version; /* 0x11 or 0x20; ignored (0x11) with the kernel irqchip */
     enum lapis_eoi_request eoi;
+    bool no_eoi_recovery; /* debugging: never release held-back EOI exits (§7) */
     bool verbose;
 };
 

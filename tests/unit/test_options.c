@@ -137,6 +137,9 @@ static void test_strings(void)
     CHECK_STR(cfg.cmdline, "--x");
     CHECK_EQ(parse("probe --json", &cfg, err, sizeof(err)), 0);
     CHECK(cfg.json);
+    CHECK(!cfg.no_eoi_recovery);
+    CHECK_EQ(parse("run --no-eoi-recovery", &cfg, err, sizeof(err)), 0);
+    CHECK(cfg.no_eoi_recovery);
 }
 
 /* Bad inputs: the line, and a word the one-line message must contain. */
@@ -154,6 +157,8 @@ static const struct bad_case {
     {"run --json", "does not take --json"},
     {"probe --memory 1G", "does not take --memory"},
     {"run --verbose=1", "takes no value"},
+    {"run --no-eoi-recovery=1", "takes no value"},
+    {"probe --no-eoi-recovery", "does not take --no-eoi-recovery"},
     {"version extra", "takes no arguments"},
     {"run --kernel", "--kernel needs a value"},
     {"run --kernel --verbose", "got option '--verbose'"},
