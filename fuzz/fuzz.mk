@@ -5,6 +5,7 @@
 #   make fuzz FUZZ='ioapic lapic'   only these targets
 #   make fuzz-list                  which targets are ready, which wait for sources
 #   make fuzz-clean                 drop the fuzzers, scratch corpora and artifacts
+#   fuzz/coverage.sh <target>       line coverage of the models reached by a corpus
 #
 # Each fuzzer compiles the model sources it needs straight into itself with
 # ASan + UBSan + the fuzzer's coverage; the gcc-built archives are not used.
@@ -31,7 +32,7 @@ fuzz_srcs_fwcfg     := src/devices/fwcfg.c
 fuzz_srcs_elf       := src/loader/elf.c
 fuzz_srcs_multiboot := src/loader/multiboot.c src/loader/elf.c
 fuzz_srcs_bzimage   := src/loader/bzimage.c src/loader/unpack.c
-fuzz_srcs_options   := src/cli/options.c src/devices/eoi_policy.c
+fuzz_srcs_options   := src/cli/options.c
 # Libraries a fuzzer links (the decompressors for unpack).
 fuzz_libs_bzimage   := $(EXTRA_LIBS)
 
@@ -66,3 +67,10 @@ fuzz-list:
 
 fuzz-clean:
 	rm -rf $(FUZZ_DIR)
+
+# For fuzz/coverage.sh: the sources and libraries of the targets in FUZZ.
+.PHONY: fuzz-srcs fuzz-libs
+fuzz-srcs:
+	@echo $(foreach t,$(FUZZ),$(fuzz_srcs_$(t)))
+fuzz-libs:
+	@echo $(foreach t,$(FUZZ),$(fuzz_libs_$(t)))
