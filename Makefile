@@ -125,3 +125,4 @@ clean:
 
 # Fuzzing (libFuzzer via clang): fuzz/fuzz.mk defines `make fuzz SECONDS=N`.
 -include fuzz/fuzz.mk
+-include conformance/conformance.mk
