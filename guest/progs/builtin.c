@@ -7,6 +7,9 @@
  *
  * Command line: lapis.eoi=enable|disable|quirk says what to expect; without
  * it the guest reports what it saw and accepts either delivery count.
+ * lapis.irqchip=kernel says the IOAPIC is KVM's own: on this host that one
+ * delivers the level vector once more after the line was lowered and EOIed
+ * (measured under QEMU and lapis alike); that one late delivery is tolerated.
  */
 #include "guest.h"
 
@@ -19,20 +22,26 @@ static const char *const mode_names[] = {"none", "enable", "disable", "quirk", "
 
 static volatile unsigned deliveries;
 static volatile bool directed_round;
+static volatile bool lowered;
+static volatile unsigned late; /* deliveries after the handler lowered the line */
 static volatile bool tmr_seen;
 
 static void level_handler(struct irq_frame *f)
 {
     (void)f;
     unsigned n = ++deliveries;
+    if (lowered)
+        late++;
     /* No exit to the VMM before the first LAPIC EOI: on this host (spec §7) a
      * userspace exit there makes KVM deliver the vector a second time. */
     if (n == 1)
         tmr_seen = lapic_vector_bit(APIC_TMR, VECTOR);
     if (!directed_round) {
         /* Broadcast: the first EOI finds the line high, so the pin fires again. */
-        if (n >= 2)
+        if (n >= 2) {
             irq_line(LINE, false);
+            lowered = true;
+        }
         lapic_eoi();
         sync();
         return;
@@ -42,6 +51,7 @@ static void level_handler(struct irq_frame *f)
     lapic_eoi();
     sync();
     irq_line(LINE, false);
+    lowered = true;
     ioapic_eoi(LINE, VECTOR);
     sync();
 }
@@ -50,6 +60,8 @@ static void level_handler(struct irq_frame *f)
 static unsigned level_round(bool directed, const char *name)
 {
     deliveries = 0;
+    late = 0;
+    lowered = false;
     tmr_seen = false;
     directed_round = directed;
     ioapic_route(LINE, VECTOR, lapic_id(), IOREDIR_LEVEL);
@@ -87,6 +99,9 @@ int main(void)
 {
     enum mode mode = parse_mode();
     bool x2apic_cpuid = cpu_has_x2apic();
+    char chip[16];
+    bool kernel_ioapic =
+        cmdline_get("lapis.irqchip", chip, sizeof(chip)) && !strcmp(chip, "kernel");
     idt_set_handler(VECTOR, level_handler);
 
     printf("lapis builtin: LAPIC in %s mode, APIC ID %u, x2APIC %sin CPUID\n",
@@ -111,8 +126,11 @@ int main(void)
     switch (mode) {
     case MODE_ENABLE:
     case MODE_QUIRK:
-        ok(offered == x2apic_cpuid, "Directed EOI %s, as '%s' promises with x2APIC %sin CPUID",
-           offered ? "offered" : "not offered", mode_names[mode], x2apic_cpuid ? "" : "not ");
+        /* Never beside KVM's own IOAPIC (spec §4); else iff the CPU has x2APIC. */
+        ok(offered == (x2apic_cpuid && !kernel_ioapic),
+           "Directed EOI %s, as '%s' promises with x2APIC %sin CPUID%s",
+           offered ? "offered" : "not offered", mode_names[mode], x2apic_cpuid ? "" : "not ",
+           kernel_ioapic ? " and KVM's IOAPIC" : "");
         ok(sticks == offered, "SVR bit 12 %s", sticks ? "sticks" : "does not stick");
         break;
     case MODE_DISABLE:
@@ -129,8 +147,16 @@ int main(void)
         finish();
 
     unsigned bc = level_round(false, "broadcast");
-    ok(bc == 2, "broadcast round: %u deliveries (the EOI with the line high fires it again once)",
-       bc);
+    unsigned bc_late = kernel_ioapic ? late : 0;
+    if (bc_late)
+        ok(bc - bc_late == 2 && bc_late == 1,
+           "broadcast round: %u deliveries, %u of them late (after the line was lowered): "
+           "tolerated for KVM's in-kernel IOAPIC on this host",
+           bc, bc_late);
+    else
+        ok(bc == 2,
+           "broadcast round: %u deliveries (the EOI with the line high fires it again once)", bc);
+    bc -= bc_late;
 
     unsigned dr = 0;
     bool ran_directed = offered && sticks;
@@ -179,8 +205,8 @@ int main(void)
     else
         snprintf(verdict, sizeof(verdict), "does NOT behave as '%s' promises (looks like '%s')",
                  mode_names[mode], mode_names[seen]);
-    printf("lapis builtin: Directed EOI %s, SVR.12 %s, broadcast round %u/2, %s: %s\n",
+    printf("lapis builtin: Directed EOI %s, SVR.12 %s, broadcast round %u/2%s, %s: %s\n",
            offered ? "offered" : "not offered", sticks ? "sticks" : "does not stick", bc,
-           directed_text, verdict);
+           bc_late ? " (+1 late)" : "", directed_text, verdict);
     return 0;
 }
