@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lapis probe: how this host's KVM behaves around EOI broadcast suppression,
+ * measured rather than guessed (spec eoi.md §4, §6, §7). Capability ioctls on
+ * the system fd and on throwaway VMs; then small guests run by child
+ * `lapis run`s (this binary, re-executed), one per mode; then the held-back
+ * EOI exit of §7, with lapis's recovery off and on.
+ */
+#ifndef LAPIS_KVM_PROBE_H
+#define LAPIS_KVM_PROBE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kvm.h"
+
+/* A measured answer. */
+enum lapis_probe_answer {
+    LAPIS_PROBE_UNKNOWN = 0, /* not measured, or the run failed */
+    LAPIS_PROBE_NO,
+    LAPIS_PROBE_YES,
+    LAPIS_PROBE_NA, /* does not apply (SVR bit 12 does not stick; nothing to recover) */
+};
+
+/* KVM_ENABLE_CAP(KVM_CAP_X2APIC_API) attempts, each on a fresh VM. */
+enum lapis_probe_cap_case {
+    LAPIS_PROBE_CAP_ENABLE_SPLIT = 0,
+    LAPIS_PROBE_CAP_DISABLE_SPLIT,
+    LAPIS_PROBE_CAP_BOTH_SPLIT,
+    LAPIS_PROBE_CAP_ENABLE_NOSPLIT,
+    LAPIS_PROBE_CAP_DISABLE_NOSPLIT,
+    LAPIS_PROBE_CAP_CASES,
+};
+
+struct lapis_probe_cap {
+    const char *flags; /* "ENABLE", "DISABLE", "ENABLE|DISABLE" */
+    bool split;        /* tried after KVM_CAP_SPLIT_IRQCHIP */
+    bool ran;
+    int err;      /* 0: accepted, else the errno */
+    int expected; /* what upstream answers (§4): 0 or EINVAL */
+};
+
+/* The rows of spec §4's table. */
+enum lapis_probe_mode_row {
+    LAPIS_PROBE_QUIRK = 0,
+    LAPIS_PROBE_ENABLE,
+    LAPIS_PROBE_DISABLE,
+    LAPIS_PROBE_KERNEL, /* quirked, in-kernel irqchip: the reference */
+    LAPIS_PROBE_MODES,
+};
+
+struct lapis_probe_mode {
+    const char *mode;    /* "quirk", "enable", "disable" */
+    const char *irqchip; /* "split", "kernel" */
+    bool ran;
+    char skipped[160]; /* why it was not run (empty if it ran) */
+    char error[320];   /* what went wrong in the run (empty if nothing) */
+    int status;        /* the child's exit status */
+    bool timed_out;
+    bool x2apic; /* CPUID has x2APIC in the guest */
+    uint32_t lvr;
+    unsigned ioapic_version;
+    enum lapis_probe_answer lvr_directed_eoi; /* LVR bit 24 */
+    enum lapis_probe_answer svr12_sticks;     /* SVR bit 12 reads back set */
+    enum lapis_probe_answer eoi_svr12_clear;  /* a level EOI reaches the IOAPIC, SVR.12 = 0 */
+    enum lapis_probe_answer eoi_with_svr12;   /* ... with SVR.12 = 1 (NA if it does not stick) */
+    unsigned deliveries_svr12_clear, deliveries_with_svr12;
+    uint64_t eoi_exits; /* KVM_EXIT_IOAPIC_EOI seen by the child */
+};
+
+/* One run of the halt_eoi guest (§7). */
+struct lapis_probe_halt {
+    bool ran;
+    char error[320];
+    int status;
+    bool timed_out;
+    unsigned timeout_ms;
+    bool have_stats;
+    uint64_t irqs, eoi_exits, recoveries;
+};
+
+struct lapis_probe_report {
+    char kernel_release[65];
+    int api_version;
+    bool split_irqchip;  /* KVM_CAP_SPLIT_IRQCHIP, and enabling it worked */
+    int split_err;       /* errno of KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP), 0 ok */
+    bool kernel_irqchip; /* KVM_CAP_IRQCHIP */
+    long x2apic_api_system, x2apic_api_vm, x2apic_api_vm_split;
+    bool eoi_flags; /* ENABLE and DISABLE_SUPPRESS_EOI_BROADCAST offered */
+    struct lapis_probe_cap caps[LAPIS_PROBE_CAP_CASES];
+    struct lapis_probe_mode modes[LAPIS_PROBE_MODES];
+    struct lapis_probe_halt halt_off, halt_on; /* recovery off / on */
+    enum lapis_probe_answer held_back;         /* the EOI exit waits while the vCPU halts */
+    enum lapis_probe_answer recovery;          /* lapis's recovery releases it */
+    char auto_20[48], auto_11[48];             /* what --eoi-suppression auto picks */
+};
+
+struct lapis_probe_options {
+    bool verbose; /* child command lines and their stderr, on stderr */
+};
+
+/*
+ * Runs the whole probe. Fails only if /dev/kvm is unusable (LAPIS_ERR_HOST)
+ * or the probe guest is missing (LAPIS_ERR_USAGE); everything found, failed
+ * runs included, is in @rep.
+ */
+int lapis_probe_run(const struct lapis_probe_options *opts, struct lapis_probe_report *rep,
+                    struct lapis_err *err);
+
+/* The table of spec §4, the header facts and the §7 rows. */
+void lapis_probe_print_text(FILE *f, const struct lapis_probe_report *rep);
+/* The same as one JSON object (docs/probe.md has the schema). */
+void lapis_probe_print_json(FILE *f, const struct lapis_probe_report *rep);
+
+#endif
