@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/options.h"
+#include "kvm/probe.h"
 #include "kvm/vm.h"
 #include "loader/elf.h"
 #include "loader/multiboot.h"
@@ -213,11 +214,26 @@ out:
     return status;
 }
 
+/* Exit 0 whenever the probe ran, whatever it found; 4 without a usable /dev/kvm. */
 static int cmd_probe(const struct lapis_config *cfg)
 {
-    (void)cfg;
-    fprintf(stderr, "lapis: 'lapis probe' is not implemented yet\n");
-    return LAPIS_STATUS_USAGE;
+    struct lapis_probe_options opts = {.verbose = cfg->verbose};
+    struct lapis_probe_report *rep = calloc(1, sizeof(*rep));
+    struct lapis_err err = {0};
+    int status = 0;
+
+    if (!rep) {
+        fprintf(stderr, "lapis: out of memory\n");
+        return LAPIS_STATUS_HOST;
+    }
+    if (lapis_probe_run(&opts, rep, &err))
+        status = backend_error(&err);
+    else if (cfg->json)
+        lapis_probe_print_json(stdout, rep);
+    else
+        lapis_probe_print_text(stdout, rep);
+    free(rep);
+    return status;
 }
 
 static int cmd_help(const struct lapis_config *cfg)
