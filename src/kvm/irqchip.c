@@ -528,9 +528,9 @@ struct stuck_pin {
  * level pins whose Remote IRR has stayed set for LAPIS_IRQCHIP_STUCK_NS with
  * no new delivery. Returns true if anything is still pending.
  */
-static bool watchdog_scan(struct lapis_irqchip *ic, struct stuck_pin *stuck, unsigned *nstuck)
+static bool watchdog_scan(struct lapis_irqchip *ic, uint64_t now, struct stuck_pin *stuck,
+                          unsigned *nstuck)
 {
-    uint64_t now = now_ns();
     bool pending = false;
 
     *nstuck = 0;
@@ -574,12 +574,16 @@ static void *watchdog_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&ic->lock);
     while (!ic->watchdog_stop) {
-        bool pending = watchdog_scan(ic, stuck, &nstuck);
+        uint64_t now = now_ns();
+        bool pending;
 
+        lapis_vm_watch_vcpus(ic->vm, now);
+        pending = watchdog_scan(ic, now, stuck, &nstuck);
         if (nstuck) {
             pthread_mutex_unlock(&ic->lock);
             for (unsigned i = 0; i < nstuck; i++)
-                lapis_vm_request_recovery(ic->vm, &stuck[i].dest, stuck[i].vector);
+                lapis_vm_request_recovery(ic->vm, &stuck[i].dest, stuck[i].vector, now,
+                                          LAPIS_IRQCHIP_STUCK_NS);
             pthread_mutex_lock(&ic->lock);
             continue;
         }

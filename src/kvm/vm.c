@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "x86_setup.h"
@@ -117,6 +118,7 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
     if (!vm)
         return lapis_err_set(err, LAPIS_ERR_HOST, ENOMEM, "out of memory");
     vm->params = *params;
+    vm->trace_exits = getenv("LAPIS_TRACE") && strstr(getenv("LAPIS_TRACE"), "exit");
     vm->fd = -1;
     vm->kvm.fd = -1;
     vm->stop_eventfd = -1;
@@ -253,7 +255,20 @@ void lapis_vm_stop(struct lapis_vm *vm, int status, const char *fmt, ...)
     }
 }
 
-void lapis_vm_request_recovery(struct lapis_vm *vm, const struct lapis_msi *dest, uint8_t vector)
+void lapis_vm_watch_vcpus(struct lapis_vm *vm, uint64_t now_ns)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct lapis_vcpu *v = &vm->vcpus[i];
+        uint64_t seq = __atomic_load_n(&v->run_seq, __ATOMIC_RELAXED);
+        if (seq != v->wd_seq || !v->wd_quiet_since) {
+            v->wd_seq = seq;
+            v->wd_quiet_since = now_ns;
+        }
+    }
+}
+
+void lapis_vm_request_recovery(struct lapis_vm *vm, const struct lapis_msi *dest, uint8_t vector,
+                               uint64_t now_ns, uint64_t quiet_ns)
 {
     /* Physical, non-broadcast destinations name one vCPU; anything else may be any. */
     bool one = !dest->dest_logical && dest->dest != 0xFF;
@@ -263,6 +278,8 @@ void lapis_vm_request_recovery(struct lapis_vm *vm, const struct lapis_msi *dest
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct lapis_vcpu *v = &vm->vcpus[i];
         if (one && dest->dest != i)
+            continue;
+        if (now_ns - v->wd_quiet_since < quiet_ns)
             continue;
         __atomic_fetch_or(&v->recover[vector / 64], 1ull << (vector % 64), __ATOMIC_SEQ_CST);
         __atomic_fetch_add(&vm->irqchip.stats.recovery_kicks, 1, __ATOMIC_RELAXED);
@@ -347,6 +364,19 @@ static void handle_exit(struct lapis_vcpu *v)
 {
     struct kvm_run *run = v->run;
     struct lapis_vm *vm = v->vm;
+
+    if (vm->trace_exits) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        fprintf(stderr, "lapis: exit %ld.%06ld vCPU %u reason %u", (long)ts.tv_sec % 1000,
+                ts.tv_nsec / 1000, v->index, run->exit_reason);
+        if (run->exit_reason == KVM_EXIT_IO)
+            fprintf(stderr, " port 0x%x %s 0x%x", run->io.port,
+                    run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in",
+                    run->io.direction == KVM_EXIT_IO_OUT ? *((uint8_t *)run + run->io.data_offset)
+                                                         : 0);
+        fprintf(stderr, "\n");
+    }
 
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
@@ -433,7 +463,9 @@ static void *vcpu_main(void *arg)
         if (any)
             lapis_irqchip_vcpu_recover(&vm->irqchip, v, want);
 
-        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+        int r = ioctl(v->fd, KVM_RUN, 0);
+        __atomic_store_n(&v->run_seq, v->run_seq + 1, __ATOMIC_RELAXED);
+        if (r < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 v->exits[LAPIS_EXIT_INTR]++;
                 continue;

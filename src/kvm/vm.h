@@ -59,7 +59,9 @@ struct lapis_vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool started;
-    uint64_t recover[4]; /* vectors to look for a held-back EOI exit (atomic) */
+    uint64_t recover[4];             /* vectors to look for a held-back EOI exit (atomic) */
+    uint64_t run_seq;                /* KVM_RUN returns, stored atomically; the watchdog reads it */
+    uint64_t wd_seq, wd_quiet_since; /* watchdog thread only: when run_seq last moved */
     uint64_t exits[LAPIS_EXIT_KINDS];
     uint64_t bad_exits; /* exits with sizes/offsets out of bounds */
 };
@@ -84,6 +86,7 @@ struct lapis_vm {
     int stop_status;
     char stop_msg[256];
     int stop_eventfd; /* wakes the thread in lapis_vm_run() */
+    bool trace_exits; /* LAPIS_TRACE=exit */
 };
 
 /* Opens KVM and creates the VM, its RAM, irqchip, devices and vCPUs. */
@@ -109,8 +112,16 @@ void lapis_vm_stop(struct lapis_vm *vm, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool lapis_vm_stopping(const struct lapis_vm *vm);
 
-/* Watchdog -> vCPUs: look for a held-back EOI exit of @vector (spec eoi.md §7). */
-void lapis_vm_request_recovery(struct lapis_vm *vm, const struct lapis_msi *dest, uint8_t vector);
+/* Watchdog, each pass: notes which vCPUs have stayed inside KVM_RUN since when. */
+void lapis_vm_watch_vcpus(struct lapis_vm *vm, uint64_t now_ns);
+/*
+ * Watchdog -> vCPUs: look for a held-back EOI exit of @vector (spec eoi.md
+ * §7). Only vCPUs that have not left KVM_RUN for @quiet_ns are asked: any
+ * exit would have let a held-back EOI exit out, and kicking a running vCPU
+ * for nothing costs an exit (and on this host may disturb an injection).
+ */
+void lapis_vm_request_recovery(struct lapis_vm *vm, const struct lapis_msi *dest, uint8_t vector,
+                               uint64_t now_ns, uint64_t quiet_ns);
 
 /* The one-line statistics (no newline). */
 void lapis_vm_format_stats(const struct lapis_vm *vm, char *buf, size_t len);
