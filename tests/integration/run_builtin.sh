@@ -133,6 +133,8 @@ fi
 bad loader-no-fit 2 "does not fit" run --kernel "$T/huge-bss.img" --memory 16M
 run_lapis run --kernel "$T/exit42.img" --memory 4G
 expect_rc memory-above-4g 85 && pass memory-above-4g
+run_lapis run --kernel "$T/exit42.img" --memory 16M --initrd "$T/3M"
+expect_rc initrd 85 && pass initrd
 
 # Signals: every vCPU thread (APs still waiting for SIPI too) is kicked out and joined.
 for sig in INT TERM; do
@@ -229,6 +231,12 @@ if need_guest builtin "$BUILTIN"; then
     bad no-flags-enable 2 "lacks KVM_X2APIC" run --eoi-suppression enable
     bad no-flags-disable 2 "lacks KVM_X2APIC" run --eoi-suppression disable
     unset LAPIS_TEST_NO_EOI_FLAGS
+
+    # --cmdline reaches the guest: promised quirk, it finds enable and says so.
+    run_lapis run --cmdline lapis.eoi=quirk
+    if expect_rc cmdline 3 && printf '%s' "$OUT" | grep -q "does NOT behave as 'quirk'"; then
+        pass cmdline
+    fi
 
     run_lapis run --verbose
     if expect_rc verbose 0 && printf '%s' "$ERR" | grep -q 'EOI suppression enable'; then
