@@ -126,3 +126,5 @@ clean:
 # Fuzzing (libFuzzer via clang): fuzz/fuzz.mk defines `make fuzz SECONDS=N`.
 -include fuzz/fuzz.mk
 -include conformance/conformance.mk
+run: all
+	$(BUILD)/lapis run

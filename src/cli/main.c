@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +139,13 @@ static int cmd_run(const struct lapis_config *cfg)
         cfg->ioapic_version != 0x11)
         return usage_error("--irqchip kernel uses KVM's IOAPIC, which is version 0x11: drop "
                            "--ioapic-version or use --irqchip split");
+
+    /* A Ctrl-C while the VM is being set up stays pending for lapis_vm_run (status 8). */
+    sigset_t stopsigs;
+    sigemptyset(&stopsigs);
+    sigaddset(&stopsigs, SIGINT);
+    sigaddset(&stopsigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
 
     /* Files first: a bad input is reported before anything is created. */
     if (!kernel) {
