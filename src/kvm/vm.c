@@ -137,6 +137,8 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
         return lapis_err_set(err, LAPIS_ERR_HOST, errno, "KVM_CREATE_VM failed: %s",
                              strerror(errno));
     fcntl(vm->fd, F_SETFD, FD_CLOEXEC);
+    /* VMX without unrestricted guest needs it for real mode (AP start-up); others ignore it. */
+    ioctl(vm->fd, KVM_SET_TSS_ADDR, 0xFFFBD000UL);
     vm->stop_eventfd = eventfd(0, EFD_CLOEXEC);
     if (vm->stop_eventfd < 0)
         return lapis_err_set(err, LAPIS_ERR_HOST, errno, "eventfd failed: %s", strerror(errno));

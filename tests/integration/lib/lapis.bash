@@ -2,6 +2,9 @@
 # statistics, counting results, and making tiny multiboot images on the fly.
 # Source it after `set -u`; it sets BUILD, LAPIS and GUESTS.
 
+# Knobs that change lapis's output must not leak in from the caller.
+unset LAPIS_TRACE LAPIS_TEST_NO_EOI_FLAGS LAPIS_KVM_DEV
+
 BUILD=${LAPIS_BUILD:-build}
 LAPIS=$BUILD/lapis
 GUESTS=$BUILD/guest
