@@ -42,4 +42,38 @@ long lapis_kvm_check(int fd, unsigned long cap);
 /* ioctl() retried on EINTR/EAGAIN where that is safe (everything but KVM_RUN). */
 int lapis_kvm_ioctl(int fd, unsigned long req, void *arg);
 
+/*
+ * KVM_RUN, once (EINTR is the caller's business). Counted like every other
+ * ioctl; the first call's time is kept for the start-up figure of bench/.
+ */
+int lapis_kvm_run(int vcpu_fd);
+
+/*
+ * Every ioctl lapis makes on KVM fds goes through the two calls above and is
+ * counted here, process-wide, by kind: bench/ compares these counts with the
+ * minimum each guest operation needs, so a stray ioctl on the hot path shows.
+ */
+enum lapis_ioctl_kind {
+    LAPIS_IOCTL_RUN = 0,
+    LAPIS_IOCTL_IRQ_LINE,
+    LAPIS_IOCTL_SET_GSI_ROUTING,
+    LAPIS_IOCTL_SIGNAL_MSI,
+    LAPIS_IOCTL_GET_LAPIC,
+    LAPIS_IOCTL_SET_LAPIC,
+    LAPIS_IOCTL_GET_MP_STATE,
+    LAPIS_IOCTL_SET_MP_STATE,
+    LAPIS_IOCTL_GET_REGS,
+    LAPIS_IOCTL_OTHER, /* set-up and everything rarer */
+    LAPIS_IOCTL_KINDS,
+};
+
+/* "KVM_RUN", "KVM_IRQ_LINE", ... "other". */
+const char *lapis_kvm_ioctl_name(enum lapis_ioctl_kind kind);
+/* The counts so far (each one a relaxed atomic load). */
+void lapis_kvm_ioctl_counts(uint64_t counts[LAPIS_IOCTL_KINDS]);
+/* CLOCK_MONOTONIC ns when the process started (a constructor) and of the first KVM_RUN (0: none).
+ */
+uint64_t lapis_kvm_start_ns(void);
+uint64_t lapis_kvm_first_run_ns(void);
+
 #endif

@@ -89,7 +89,7 @@ static int create_vcpu(struct lapis_vm *vm, unsigned index, struct lapis_err *er
 
     v->vm = vm;
     v->index = index;
-    v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)index);
+    v->fd = lapis_kvm_ioctl(vm->fd, KVM_CREATE_VCPU, (void *)(uintptr_t)index);
     if (v->fd < 0)
         return lapis_err_set(err, LAPIS_ERR_HOST, errno, "KVM_CREATE_VCPU %u failed: %s", index,
                              strerror(errno));
@@ -132,13 +132,13 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
     r = lapis_kvm_open(&vm->kvm, err);
     if (r)
         return r;
-    vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0UL);
+    vm->fd = lapis_kvm_ioctl(vm->kvm.fd, KVM_CREATE_VM, NULL);
     if (vm->fd < 0)
         return lapis_err_set(err, LAPIS_ERR_HOST, errno, "KVM_CREATE_VM failed: %s",
                              strerror(errno));
     fcntl(vm->fd, F_SETFD, FD_CLOEXEC);
     /* VMX without unrestricted guest needs it for real mode (AP start-up); others ignore it. */
-    ioctl(vm->fd, KVM_SET_TSS_ADDR, 0xFFFBD000UL);
+    lapis_kvm_ioctl(vm->fd, KVM_SET_TSS_ADDR, (void *)0xFFFBD000UL);
     vm->stop_eventfd = eventfd(0, EFD_CLOEXEC);
     if (vm->stop_eventfd < 0)
         return lapis_err_set(err, LAPIS_ERR_HOST, errno, "eventfd failed: %s", strerror(errno));
@@ -294,7 +294,7 @@ void lapis_vm_request_recovery(struct lapis_vm *vm, const struct lapis_msi *dest
 static uint64_t vcpu_rip(struct lapis_vcpu *v)
 {
     struct kvm_regs regs;
-    if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+    if (lapis_kvm_ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
         return ~0ull;
     return regs.rip;
 }
@@ -465,7 +465,7 @@ static void *vcpu_main(void *arg)
         if (any)
             lapis_irqchip_vcpu_recover(&vm->irqchip, v, want);
 
-        int r = ioctl(v->fd, KVM_RUN, 0);
+        int r = lapis_kvm_run(v->fd);
         __atomic_store_n(&v->run_seq, v->run_seq + 1, __ATOMIC_RELAXED);
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN) {
