@@ -194,7 +194,8 @@ static int cmd_run(const struct lapis_config *cfg)
 
     /* The built-in guest learns what lapis negotiated, so it knows what to expect. */
     if (!cfg->kernel)
-        snprintf(cmdline, sizeof(cmdline), "lapis.eoi=%s", lapis_irqchip_guest_mode(&vm->irqchip));
+        snprintf(cmdline, sizeof(cmdline), "lapis.eoi=%s%s", lapis_irqchip_guest_mode(&vm->irqchip),
+                 vm->irqchip.kernel ? " lapis.irqchip=kernel" : "");
     else
         cmdline[0] = '\0';
     cl = cfg->cmdline ? cfg->cmdline : cmdline;
