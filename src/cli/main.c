@@ -17,6 +17,7 @@
 
 #include "cli/options.h"
 #include "kvm/probe.h"
+#include "kvm/stats.h"
 #include "kvm/vm.h"
 #include "loader/elf.h"
 #include "loader/multiboot.h"
@@ -217,6 +218,7 @@ static int cmd_run(const struct lapis_config *cfg)
         fprintf(stderr, "lapis: %s\n", msg);
     lapis_vm_format_stats(vm, stats, sizeof(stats));
     fprintf(stderr, "lapis: %s status=%d\n", stats, status);
+    lapis_vm_stats_from_env(vm, status); /* LAPIS_STATS=json, for bench/ */
 out:
     lapis_vm_destroy(vm);
     free(image);
