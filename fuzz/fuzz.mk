@@ -20,21 +20,24 @@ FUZZ_CFLAGS  := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
                 -Isrc -Isrc/devices -Isrc/loader -Isrc/cli -Ifuzz \
                 $(filter-out -Werror,$(WARNFLAGS))
 
-FUZZ_ALL_TARGETS := ioapic lapic msi uart16550 testdev fwcfg elf multiboot bzimage options
+FUZZ_ALL_TARGETS := ioapic lapic msi uart16550 testdev fwcfg elf multiboot bzimage unpack options
 
 # The model/loader sources each fuzzer compiles in (besides fuzz/fuzz_<target>.c).
 fuzz_srcs_ioapic    := src/devices/ioapic.c src/devices/msi.c
-fuzz_srcs_lapic     := src/devices/lapic.c src/devices/msi.c src/devices/eoi_policy.c
+fuzz_srcs_lapic     := src/devices/lapic.c src/devices/eoi_policy.c
 fuzz_srcs_msi       := src/devices/msi.c
 fuzz_srcs_uart16550 := src/devices/uart16550.c
 fuzz_srcs_testdev   := src/devices/testdev.c
 fuzz_srcs_fwcfg     := src/devices/fwcfg.c
 fuzz_srcs_elf       := src/loader/elf.c
 fuzz_srcs_multiboot := src/loader/multiboot.c src/loader/elf.c
-fuzz_srcs_bzimage   := src/loader/bzimage.c src/loader/unpack.c
+fuzz_srcs_bzimage   := src/loader/bzimage.c src/loader/unpack.c src/loader/elf.c \
+                       src/loader/linux_entry.c
+fuzz_srcs_unpack    := $(fuzz_srcs_bzimage)
 fuzz_srcs_options   := src/cli/options.c
 # Libraries a fuzzer links (the decompressors for unpack).
 fuzz_libs_bzimage   := $(EXTRA_LIBS)
+fuzz_libs_unpack    := $(EXTRA_LIBS)
 
 fuzz_missing = $(filter-out $(wildcard $(1)),$(1))
 fuzz_empty   :=

@@ -19,7 +19,7 @@ static struct lapis_guest_ram fuzz_ram_cache[FUZZ_RAM_LAYOUTS];
 static uint8_t *fuzz_ram_pattern;
 static size_t fuzz_ram_pattern_len;
 
-static uint8_t *fuzz_ram_alloc(uint64_t size)
+static inline uint8_t *fuzz_ram_alloc(uint64_t size)
 {
     uint8_t *p;
 
@@ -41,7 +41,7 @@ static uint8_t *fuzz_ram_alloc(uint64_t size)
 }
 
 /* RAM with @low bytes at 0 and @high bytes at 4 GiB, pattern-filled. */
-static const struct lapis_guest_ram *fuzz_ram_get(uint64_t low, uint64_t high)
+static inline const struct lapis_guest_ram *fuzz_ram_get(uint64_t low, uint64_t high)
 {
     for (unsigned i = 0; i < FUZZ_RAM_LAYOUTS; i++) {
         struct lapis_guest_ram *r = &fuzz_ram_cache[i];
@@ -58,13 +58,13 @@ static const struct lapis_guest_ram *fuzz_ram_get(uint64_t low, uint64_t high)
     abort(); /* more layouts than the cache holds: a harness bug */
 }
 
-static bool fuzz_ram_untouched(const struct lapis_guest_ram *r)
+static inline bool fuzz_ram_untouched(const struct lapis_guest_ram *r)
 {
     return (!r->low || memcmp(r->low, fuzz_ram_pattern, (size_t)r->low_size) == 0) &&
            (!r->high || memcmp(r->high, fuzz_ram_pattern, (size_t)r->high_size) == 0);
 }
 
-static void fuzz_ram_restore(const struct lapis_guest_ram *r)
+static inline void fuzz_ram_restore(const struct lapis_guest_ram *r)
 {
     if (r->low)
         memset(r->low, FUZZ_RAM_FILL, (size_t)r->low_size);
@@ -73,7 +73,7 @@ static void fuzz_ram_restore(const struct lapis_guest_ram *r)
 }
 
 /* A NUL-terminated error message that fits its buffer and says something. */
-static bool fuzz_err_ok(const char *err, size_t errlen)
+static inline bool fuzz_err_ok(const char *err, size_t errlen)
 {
     size_t n = strnlen(err, errlen);
     return n > 0 && n < errlen;

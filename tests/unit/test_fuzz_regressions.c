@@ -14,12 +14,16 @@
 #define FUZZ_NO_MAIN      1
 #define FUZZ_ASSERT(cond) CHECK(cond)
 
+#include "../../fuzz/fuzz_bzimage.c"
 #include "../../fuzz/fuzz_elf.c"
+#include "../../fuzz/fuzz_fwcfg.c"
 #include "../../fuzz/fuzz_ioapic.c"
 #include "../../fuzz/fuzz_msi.c"
 #include "../../fuzz/fuzz_multiboot.c"
 #include "../../fuzz/fuzz_options.c"
 #include "../../fuzz/fuzz_testdev.c"
+#include "../../fuzz/fuzz_uart16550.c"
+#include "../../fuzz/fuzz_unpack.c"
 
 typedef int (*fuzz_fn)(const uint8_t *data, size_t size);
 
@@ -88,19 +92,23 @@ static int replay_dir(fuzz_fn fn, const char *kind, const char *target)
         replay_dir(fuzz_##target, "regressions", #target);                                         \
     }
 
+REPLAY_TEST(bzimage)
 REPLAY_TEST(elf)
+REPLAY_TEST(fwcfg)
 REPLAY_TEST(ioapic)
 REPLAY_TEST(msi)
 REPLAY_TEST(multiboot)
 REPLAY_TEST(options)
 REPLAY_TEST(testdev)
+REPLAY_TEST(uart16550)
+REPLAY_TEST(unpack)
 
 /* An empty input and a one-byte input are valid programs for every harness. */
 static void test_trivial_inputs(void)
 {
     static const uint8_t one[1] = {0xFF};
-    const fuzz_fn fns[] = {fuzz_elf,       fuzz_ioapic,  fuzz_msi,
-                           fuzz_multiboot, fuzz_options, fuzz_testdev};
+    const fuzz_fn fns[] = {fuzz_bzimage,   fuzz_elf,     fuzz_fwcfg,   fuzz_ioapic,    fuzz_msi,
+                           fuzz_multiboot, fuzz_options, fuzz_testdev, fuzz_uart16550, fuzz_unpack};
 
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         CHECK(fns[i](one, 0) == 0);
@@ -111,11 +119,15 @@ static void test_trivial_inputs(void)
 int main(void)
 {
     RUN_TEST(test_trivial_inputs);
+    RUN_TEST(test_replay_bzimage);
     RUN_TEST(test_replay_elf);
+    RUN_TEST(test_replay_fwcfg);
     RUN_TEST(test_replay_ioapic);
     RUN_TEST(test_replay_msi);
     RUN_TEST(test_replay_multiboot);
     RUN_TEST(test_replay_options);
     RUN_TEST(test_replay_testdev);
+    RUN_TEST(test_replay_uart16550);
+    RUN_TEST(test_replay_unpack);
     return harness_finish("fuzz_regressions");
 }
