@@ -268,7 +268,8 @@ static void write_fadt(uint8_t *t, const struct lapis_acpi_config *cfg, uint64_t
                        uint64_t dsdt)
 {
     header(t, "FACP", FADT_LEN, FADT_REV);
-    w32(t + 36, (uint32_t)facs);
+    /* FACS only through X_FIRMWARE_CTRL (ACPI 6: not both); DSDT through both. */
+    w32(t + 36, 0);
     w32(t + 40, (uint32_t)dsdt);
     t[45] = 0; /* preferred PM profile: unspecified */
     w16(t + 46, LAPIS_ACPI_SCI_IRQ);
