@@ -20,7 +20,7 @@ FUZZ_CFLAGS  := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
                 -Isrc -Isrc/devices -Isrc/loader -Isrc/cli -Ifuzz \
                 $(filter-out -Werror,$(WARNFLAGS))
 
-FUZZ_ALL_TARGETS := ioapic lapic msi uart16550 testdev fwcfg elf multiboot bzimage unpack options
+FUZZ_ALL_TARGETS := ioapic lapic msi uart16550 testdev fwcfg elf multiboot bzimage unpack acpi options
 
 # The model/loader sources each fuzzer compiles in (besides fuzz/fuzz_<target>.c).
 fuzz_srcs_ioapic    := src/devices/ioapic.c src/devices/msi.c
@@ -34,6 +34,7 @@ fuzz_srcs_multiboot := src/loader/multiboot.c src/loader/elf.c
 fuzz_srcs_bzimage   := src/loader/bzimage.c src/loader/unpack.c src/loader/elf.c \
                        src/loader/linux_entry.c
 fuzz_srcs_unpack    := $(fuzz_srcs_bzimage)
+fuzz_srcs_acpi      := src/loader/acpi.c
 fuzz_srcs_options   := src/cli/options.c
 # Libraries a fuzzer links (the decompressors for unpack).
 fuzz_libs_bzimage   := $(EXTRA_LIBS)

@@ -23,6 +23,7 @@ passed=0 failed=0 skipped=0
 max_len_for() {
     case $1 in
     elf | multiboot | bzimage) echo 65536 ;;
+    acpi) echo 8192 ;;
     *) echo 4096 ;;
     esac
 }

@@ -14,6 +14,7 @@
 #define FUZZ_NO_MAIN      1
 #define FUZZ_ASSERT(cond) CHECK(cond)
 
+#include "../../fuzz/fuzz_acpi.c"
 #include "../../fuzz/fuzz_bzimage.c"
 #include "../../fuzz/fuzz_elf.c"
 #include "../../fuzz/fuzz_fwcfg.c"
@@ -92,6 +93,7 @@ static int replay_dir(fuzz_fn fn, const char *kind, const char *target)
         replay_dir(fuzz_##target, "regressions", #target);                                         \
     }
 
+REPLAY_TEST(acpi)
 REPLAY_TEST(bzimage)
 REPLAY_TEST(elf)
 REPLAY_TEST(fwcfg)
@@ -107,8 +109,9 @@ REPLAY_TEST(unpack)
 static void test_trivial_inputs(void)
 {
     static const uint8_t one[1] = {0xFF};
-    const fuzz_fn fns[] = {fuzz_bzimage,   fuzz_elf,     fuzz_fwcfg,   fuzz_ioapic,    fuzz_msi,
-                           fuzz_multiboot, fuzz_options, fuzz_testdev, fuzz_uart16550, fuzz_unpack};
+    const fuzz_fn fns[] = {fuzz_acpi,    fuzz_bzimage,   fuzz_elf,       fuzz_fwcfg,
+                           fuzz_ioapic,  fuzz_msi,       fuzz_multiboot, fuzz_options,
+                           fuzz_testdev, fuzz_uart16550, fuzz_unpack};
 
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         CHECK(fns[i](one, 0) == 0);
@@ -119,6 +122,7 @@ static void test_trivial_inputs(void)
 int main(void)
 {
     RUN_TEST(test_trivial_inputs);
+    RUN_TEST(test_replay_acpi);
     RUN_TEST(test_replay_bzimage);
     RUN_TEST(test_replay_elf);
     RUN_TEST(test_replay_fwcfg);
