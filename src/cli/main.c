@@ -19,6 +19,7 @@
 #include "kvm/probe.h"
 #include "kvm/stats.h"
 #include "kvm/vm.h"
+#include "loader/bzimage.h"
 #include "loader/elf.h"
 #include "loader/multiboot.h"
 
@@ -50,7 +51,8 @@ static int read_file(const char *what, const char *opt, const char *path, uint64
 
     *data = NULL;
     *len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         e = errno;
         if (e == ENOENT)
@@ -93,6 +95,41 @@ static int read_file(const char *what, const char *opt, const char *path, uint64
     *data = buf;
     *len = got;
     return 0;
+}
+
+/*
+ * Looks at the first bytes of the kernel file before all of it is read: a
+ * file of gigabytes that is no kernel at all is refused at once. Returns 0 if
+ * it may be one (multiboot, any ELF, a bzImage: the checks after read_file()
+ * decide) or cannot be opened (read_file() then says why), else -ENOEXEC.
+ */
+static int check_kernel_start(const char *path, char *err, size_t errlen)
+{
+    uint8_t head[LAPIS_MULTIBOOT_SEARCH];
+    struct stat st;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return 0;
+    }
+    do
+        n = read(fd, head, sizeof(head));
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    if (lapis_multiboot_detect(head, (size_t)n) || lapis_elf_is_elf(head, (size_t)n) ||
+        lapis_bzimage_is_bzimage(head, (size_t)n))
+        return 0;
+    snprintf(err, errlen,
+             "kernel '%s' is not an ELF or multiboot file: lapis boots multiboot v1 "
+             "kernels",
+             path);
+    return -ENOEXEC;
 }
 
 /* build/guest/builtin.elf beside build/lapis. */
@@ -159,6 +196,8 @@ static int cmd_run(const struct lapis_config *cfg)
         }
         kernel = path;
     }
+    if (check_kernel_start(kernel, msg, sizeof(msg)))
+        return usage_error(msg);
     if (read_file("kernel", "--kernel", kernel, cfg->memory, &image, &image_len, msg, sizeof(msg)))
         return usage_error(msg);
     if (image_len == 0) {
