@@ -347,8 +347,12 @@ static void write_tdcr(struct lapis_lapic *apic, uint32_t val)
     }
     apic->tdcr = val & TDCR_MASK;
     new_div = lapis_lapic_timer_divisor(apic);
-    if (!rescale || old_div == new_div)
+    if (!rescale || old_div == new_div) {
+        /* An expired one-shot awaiting timer_expired keeps period = tmict * divisor. */
+        if (apic->timer_running)
+            apic->timer_period = (uint64_t)apic->tmict * new_div;
         return;
+    }
     /* As KVM: the remaining count carries on at the new rate. */
     apic->timer_period = (uint64_t)apic->tmict * new_div;
     apic->timer_deadline = sat_add(now(apic), (uint64_t)count * new_div);
