@@ -19,6 +19,7 @@
 #include "../../fuzz/fuzz_elf.c"
 #include "../../fuzz/fuzz_fwcfg.c"
 #include "../../fuzz/fuzz_ioapic.c"
+#include "../../fuzz/fuzz_lapic.c"
 #include "../../fuzz/fuzz_msi.c"
 #include "../../fuzz/fuzz_multiboot.c"
 #include "../../fuzz/fuzz_options.c"
@@ -98,6 +99,7 @@ REPLAY_TEST(bzimage)
 REPLAY_TEST(elf)
 REPLAY_TEST(fwcfg)
 REPLAY_TEST(ioapic)
+REPLAY_TEST(lapic)
 REPLAY_TEST(msi)
 REPLAY_TEST(multiboot)
 REPLAY_TEST(options)
@@ -109,9 +111,9 @@ REPLAY_TEST(unpack)
 static void test_trivial_inputs(void)
 {
     static const uint8_t one[1] = {0xFF};
-    const fuzz_fn fns[] = {fuzz_acpi,    fuzz_bzimage,   fuzz_elf,       fuzz_fwcfg,
-                           fuzz_ioapic,  fuzz_msi,       fuzz_multiboot, fuzz_options,
-                           fuzz_testdev, fuzz_uart16550, fuzz_unpack};
+    const fuzz_fn fns[] = {fuzz_acpi,    fuzz_bzimage, fuzz_elf,       fuzz_fwcfg,
+                           fuzz_ioapic,  fuzz_lapic,   fuzz_msi,       fuzz_multiboot,
+                           fuzz_options, fuzz_testdev, fuzz_uart16550, fuzz_unpack};
 
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
         CHECK(fns[i](one, 0) == 0);
@@ -119,14 +121,35 @@ static void test_trivial_inputs(void)
     }
 }
 
+/*
+ * lapic.c write_tdcr (fixed in 151fc49): a TDCR write on a one-shot timer past
+ * its deadline, before timer_expired() ran, left timer_period at the old
+ * divisor, so the APIC's own saved state failed to load. The program: xAPIC
+ * SVR=0x1FF; timer LVT one-shot vector 0x20, TDCR=0xB (/1), TMICT=100; 1000 ns
+ * pass with the host timer late; TDCR=0 (/2); save and load.
+ */
+static void test_lapic_tdcr_on_expired_oneshot(void)
+{
+    static const uint8_t input[] = {
+        0x05, 0x02, 0x0f, 0xff, 0x01, 0x00, 0x00, 0x1c, 0x20, 0x00, 0x00, 0x00, 0x0b, 0x64,
+        0x00, 0x1d, 0xe8, 0x03, 0x00, 0x00, 0x02, 0x3e, 0x00, 0x00, 0x00, 0x00, 0x16, 0x00,
+    };
+    int failed_before = harness_current_failed;
+
+    fuzz_lapic(input, sizeof(input));
+    CHECK(harness_current_failed == failed_before);
+}
+
 int main(void)
 {
     RUN_TEST(test_trivial_inputs);
+    RUN_TEST(test_lapic_tdcr_on_expired_oneshot);
     RUN_TEST(test_replay_acpi);
     RUN_TEST(test_replay_bzimage);
     RUN_TEST(test_replay_elf);
     RUN_TEST(test_replay_fwcfg);
     RUN_TEST(test_replay_ioapic);
+    RUN_TEST(test_replay_lapic);
     RUN_TEST(test_replay_msi);
     RUN_TEST(test_replay_multiboot);
     RUN_TEST(test_replay_options);
