@@ -11,7 +11,8 @@
 
 #include "bzimage.h"
 
-#if defined(__has_include)
+/* LAPIS_UNPACK_WITHOUT_LIBS: build as if no library were installed (tests). */
+#if defined(__has_include) && !defined(LAPIS_UNPACK_WITHOUT_LIBS)
 #if __has_include(<lzma.h>)
 #include <lzma.h>
 #define HAVE_LZMA 1
@@ -142,9 +143,9 @@ static const char *dev_package(enum lapis_compression comp)
 }
 
 /*
- * The output buffer. With a known size it is allocated once, one byte
- * larger, so a stream that runs past the recorded size is caught; otherwise
- * it doubles up to limit + 1.
+ * The output buffer (helpers unused in a build with no library at all). With a known size it is
+ * allocated once, one byte larger, so a stream that runs past the recorded size is caught;
+ * otherwise it doubles up to limit + 1.
  */
 struct outbuf {
     uint8_t *p;
@@ -169,7 +170,7 @@ static int out_init(struct outbuf *o, size_t expected, size_t limit, size_t in_l
 }
 
 /* Room for more output: 0, -EFBIG at the limit, -ENOEXEC past the recorded size. */
-static int out_grow(struct outbuf *o)
+__attribute__((unused)) static int out_grow(struct outbuf *o)
 {
     if (o->len < o->cap)
         return 0;
@@ -187,7 +188,8 @@ static int out_grow(struct outbuf *o)
 }
 
 /* Final checks shared by every format. */
-static int out_finish(struct outbuf *o, const char *name, char *err, size_t errlen)
+__attribute__((unused)) static int out_finish(struct outbuf *o, const char *name, char *err,
+                                              size_t errlen)
 {
     if (o->len > o->limit)
         return fail(err, errlen, -EFBIG,
@@ -201,7 +203,8 @@ static int out_finish(struct outbuf *o, const char *name, char *err, size_t errl
     return 0;
 }
 
-static int grow_error(int rc, const struct outbuf *o, const char *name, char *err, size_t errlen)
+__attribute__((unused)) static int grow_error(int rc, const struct outbuf *o, const char *name,
+                                              char *err, size_t errlen)
 {
     if (rc == -ENOMEM)
         return fail(err, errlen, rc, "out of host memory unpacking the %s kernel payload", name);
@@ -490,7 +493,8 @@ int lapis_unpack_bzimage(const uint8_t *img, size_t len, size_t limit, uint8_t *
         *comp = c;
     if (!limit)
         limit = LAPIS_UNPACK_DEFAULT_LIMIT;
-    if (c == LAPIS_COMP_NONE)
+    /* Uncompressed, or a format this build cannot unpack: no trailer to read. */
+    if (c == LAPIS_COMP_NONE || !lapis_unpack_supported(c))
         return lapis_unpack(c, p, plen, 0, limit, out, out_len, err, errlen);
     /* mkpiggy's rule: the last 4 bytes hold the unpacked size. */
     const uint8_t *t = p + plen - 4;
