@@ -105,14 +105,18 @@ static uint64_t next_deadline(const struct lapis_pit *pit)
         target = n;
     else
         return LAPIS_PIT_NO_DEADLINE;
-    if (target <= c->acc)
-        return c->start_ns;
-    return c->start_ns + ticks_to_ns(target - c->acc);
+    uint64_t d = target <= c->acc ? c->start_ns : c->start_ns + ticks_to_ns(target - c->acc);
+    if ((m == 2 || m == 3) && c->periods && d < pit->last_irq_ns + LAPIS_PIT_MIN_PERIOD_NS)
+        d = pit->last_irq_ns + LAPIS_PIT_MIN_PERIOD_NS;
+    return d;
 }
 
 static void rearm(struct lapis_pit *pit)
 {
     uint64_t d = next_deadline(pit);
+    const struct lapis_pit_channel *c = &pit->ch[0];
+    if (d != LAPIS_PIT_NO_DEADLINE && c->periods && d == pit->last_irq_ns + LAPIS_PIT_MIN_PERIOD_NS)
+        pit->stats.clamped++;
     if (d == pit->deadline)
         return;
     pit->deadline = d;
@@ -380,9 +384,10 @@ void lapis_pit_timer_expired(struct lapis_pit *pit)
             fired = true;
         }
     }
-    if (fired)
+    if (fired) {
+        pit->last_irq_ns = t_ns;
         pulse(pit);
-    else
+    } else
         pit->stats.spurious++;
     rearm(pit);
 }

@@ -10,6 +10,9 @@
  * is one pulse (set_irq high, then low): the ISA line is edge-triggered.
  * Late host timers do not queue ticks: a late expiry delivers one interrupt
  * and counts the rest as dropped (as KVM's PIT with lost_tick_policy=discard).
+ * A periodic rate faster than one per LAPIS_PIT_MIN_PERIOD_NS is slowed to
+ * it (a guest cannot make the host fire a timer at 1 MHz); the count and
+ * OUT still run at the programmed rate.
  * BCD counting is accepted as binary and counted.
  */
 #ifndef LAPIS_PIT8254_H
@@ -24,6 +27,8 @@
 #define LAPIS_PIT_PORT_B      0x61u /* NMI status and control: gate 2, speaker, OUT2 */
 #define LAPIS_PIT_IRQ         0u    /* ISA IRQ of channel 0 */
 #define LAPIS_PIT_NO_DEADLINE UINT64_MAX
+/* Periodic channel-0 interrupts come at most this often (KVM's min_timer_period_us). */
+#define LAPIS_PIT_MIN_PERIOD_NS 200000ull
 
 /* Port 0x61 bits */
 #define LAPIS_PORTB_GATE2   (1u << 0)
@@ -49,6 +54,7 @@ struct lapis_pit_stats {
     uint64_t irqs;        /* channel-0 interrupts delivered */
     uint64_t dropped;     /* periodic ticks missed by a late timer (not delivered) */
     uint64_t spurious;    /* timer expiries with nothing due */
+    uint64_t clamped;     /* periodic deadlines pushed out to LAPIS_PIT_MIN_PERIOD_NS */
     uint64_t mode_writes; /* control words that set a mode */
     uint64_t latches;     /* counter latch and read-back commands */
     uint64_t bcd_ignored; /* BCD mode set: counted in binary */
@@ -81,6 +87,7 @@ struct lapis_pit {
     struct lapis_pit_channel ch[3];
     uint8_t portb; /* gate 2, speaker and the parity/IOCHK enables as written */
     uint64_t deadline;
+    uint64_t last_irq_ns; /* when channel 0 last interrupted */
     const struct lapis_pit_ops *ops;
     void *opaque;
     struct lapis_pit_stats stats;

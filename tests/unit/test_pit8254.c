@@ -293,6 +293,34 @@ static void test_mode3_and_modes_1_5(void)
     CHECK_EQ(lapis_pit_count(&p, 0), 7);
 }
 
+static void test_fast_rate_is_bounded(void)
+{
+    struct lapis_pit p;
+    struct env e;
+    setup(&p, &e);
+    out8(&p, 0x43, 0x34);
+    out8(&p, 0x40, 2); /* 2 ticks: 1.7 us, a 600 kHz interrupt rate */
+    out8(&p, 0x40, 0);
+    uint64_t start = e.now;
+    CHECK_EQ(e.armed, at_ticks(start, 2));
+    e.now = e.armed;
+    lapis_pit_timer_expired(&p);
+    CHECK_EQ(e.highs, 1);
+    /* The next interrupt waits for the minimum period, not 2 ticks. */
+    CHECK_EQ(e.armed, e.now + LAPIS_PIT_MIN_PERIOD_NS);
+    CHECK_EQ(p.stats.clamped, 1);
+    uint64_t fired_at = e.now;
+    e.now = e.armed;
+    lapis_pit_timer_expired(&p);
+    CHECK_EQ(e.highs, 2);
+    CHECK(p.stats.dropped > 100); /* the ticks in between are dropped, not queued */
+    CHECK_EQ(e.armed, e.now + LAPIS_PIT_MIN_PERIOD_NS);
+    (void)fired_at;
+    /* The count still runs at the programmed rate. */
+    e.now += 1000;
+    CHECK(lapis_pit_count(&p, 0) <= 2);
+}
+
 static void test_bad_access(void)
 {
     struct lapis_pit p;
@@ -330,6 +358,7 @@ int main(void)
     RUN_TEST(test_latch_and_readback);
     RUN_TEST(test_channel2_gate_and_port61);
     RUN_TEST(test_mode3_and_modes_1_5);
+    RUN_TEST(test_fast_rate_is_bounded);
     RUN_TEST(test_bad_access);
     return harness_finish("pit8254");
 }
