@@ -188,11 +188,11 @@ int lapis_vmlinux_load(const struct lapis_guest_ram *ram, const uint8_t *elf, si
                        struct lapis_linux_layout *layout, char *err, size_t errlen);
 
 /*
- * What `lapis run --kernel` calls: an ELF is loaded as vmlinux; a bzImage
- * has its payload unpacked on the host and is entered as vmlinux (the
- * kernel's own decompressor, slow under emulation, never runs), unless
- * cfg->no_unpack or the payload is an uncompressed ELF already; with
- * no_unpack it is entered at its 64-bit entry.
+ * What `lapis run --kernel` calls. An ELF is loaded as vmlinux. A bzImage has
+ * its payload unpacked on the host and is entered as vmlinux with its own
+ * setup header (the kernel's decompressor, slow under emulation, never runs);
+ * an uncompressed ELF payload is loaded the same way without unpacking. With
+ * cfg->no_unpack a compressed bzImage is entered at its 64-bit entry instead.
  */
 int lapis_linux_load(const struct lapis_guest_ram *ram, const uint8_t *img, size_t len,
                      const struct lapis_linux_config *cfg, struct lapis_linux_layout *layout,
