@@ -335,10 +335,23 @@ static void handle_mmio(struct lapis_vcpu *v)
     unsigned len = run->mmio.len;
     uint64_t val = 0;
 
-    if (len != 1 && len != 2 && len != 4 && len != 8) {
+    if (len == 0 || len > 8) {
         v->bad_exits++;
         lapis_vm_stop(v->vm, LAPIS_STATUS_HOST, "vCPU %u: KVM reported an MMIO access of %u bytes",
                       v->index, len);
+        return;
+    }
+    if (len & (len - 1)) {
+        /*
+         * 3, 5, 6 or 7 bytes: KVM's fragment of a guest access that crosses a
+         * page. The guest's doing, not a host failure: hand it on byte by byte.
+         */
+        for (unsigned i = 0; i < len; i++) {
+            uint64_t b = run->mmio.data[i];
+            lapis_iobus_access(&v->vm->mmio, run->mmio.phys_addr + i, 1, run->mmio.is_write, &b);
+            if (!run->mmio.is_write)
+                run->mmio.data[i] = (uint8_t)b;
+        }
         return;
     }
     if (run->mmio.is_write)
