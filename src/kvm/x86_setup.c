@@ -70,6 +70,30 @@ int lapis_x86_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigne
     return r;
 }
 
+void lapis_x86_cpuid_set_feature(struct kvm_cpuid2 *c, uint32_t leaf, int reg, unsigned bit,
+                                 bool on)
+{
+    for (unsigned i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        uint32_t *r = reg == LAPIS_CPUID_EDX ? &e->edx : &e->ecx;
+
+        if (e->function != leaf || bit > 31)
+            continue;
+        if (on)
+            *r |= 1u << bit;
+        else
+            *r &= ~(1u << bit);
+    }
+}
+
+unsigned lapis_x86_cpuid_physbits(const struct kvm_cpuid2 *c)
+{
+    for (unsigned i = 0; i < c->nent; i++)
+        if (c->entries[i].function == 0x80000008u && (c->entries[i].eax & 0xFF))
+            return c->entries[i].eax & 0xFF;
+    return 36;
+}
+
 static void flat_segment(struct kvm_segment *s, uint16_t selector, uint8_t type)
 {
     memset(s, 0, sizeof(*s));

@@ -3,6 +3,9 @@
 #ifndef LAPIS_KVM_X86_SETUP_H
 #define LAPIS_KVM_X86_SETUP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "kvm.h"
 #include "loader/boot_state.h"
 
@@ -17,6 +20,16 @@ int lapis_x86_supported_cpuid(int kvm_fd, struct kvm_cpuid2 **out, struct lapis_
  */
 int lapis_x86_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigned index,
                         unsigned ncpus, struct lapis_err *err);
+
+/* CPUID feature bits lapis's own devices implement, in @c before any vCPU takes it. */
+#define LAPIS_CPUID_ECX                0
+#define LAPIS_CPUID_EDX                1
+#define LAPIS_CPUID_1_ECX_TSC_DEADLINE 24
+/* Sets or clears bit @bit of @reg in every @leaf entry of @c. */
+void lapis_x86_cpuid_set_feature(struct kvm_cpuid2 *c, uint32_t leaf, int reg, unsigned bit,
+                                 bool on);
+/* MAXPHYADDR (CPUID 0x80000008 EAX[7:0]), 36 if the leaf is absent. */
+unsigned lapis_x86_cpuid_physbits(const struct kvm_cpuid2 *c);
 
 /* Registers and segments for @bs (LAPIS_CPU_PROTECTED32: flat 32-bit, paging off). */
 int lapis_x86_set_boot_state(int vcpu_fd, const struct lapis_boot_state *bs, struct lapis_err *err);
