@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "devices/msi.h"
+#include "userapic.h"
 #include "vm.h"
 
 /* Debian 12's <linux/kvm.h> (6.1) predates these (§4). */
@@ -232,6 +233,79 @@ int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd,
     return 0;
 }
 
+int lapis_irqchip_init_user(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd,
+                            unsigned ioapic_version, enum lapis_eoi_request request,
+                            struct lapis_userapic *ua, const struct lapis_ioapic_ops *ops,
+                            struct lapis_err *err)
+{
+    const char *seed = getenv("LAPIS_TEST_SEED_DISABLE");
+    pthread_condattr_t ca;
+    int r;
+
+    memset(ic, 0, sizeof(*ic));
+    ic->user = ua;
+    ic->vm = vm;
+    ic->vm_fd = vm_fd;
+    ic->ioapic_version = ioapic_version;
+    ic->request = request;
+    pthread_mutex_init(&ic->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ic->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    lapis_eoi_policy_init(&ic->policy);
+    ic->trace = getenv("LAPIS_TRACE") && strstr(getenv("LAPIS_TRACE"), "irq");
+    ic->trace_start = now_ns();
+
+    /* The IOAPIC is the VMM's, as with split irqchip: that is what the policy asks. */
+    lapis_eoi_policy_set_irqchip(&ic->policy, LAPIS_IRQCHIP_SPLIT);
+    r = lapis_ioapic_init(&ic->ioapic, ic->ioapic_version, LAPIS_IRQCHIP_PINS, ops, ua);
+    if (r)
+        return lapis_err_set(err, LAPIS_ERR_USAGE, -r, "IOAPIC version 0x%x not supported",
+                             ic->ioapic_version);
+
+    /* lapis's LAPIC has the flags: ask its policy, as a library user would ask KVM. */
+    ic->x2apic_api_caps = lapis_eoi_policy_check_extension(&ic->policy, LAPIS_CAP_X2APIC_API);
+    ic->kernel_has_flags = true;
+    switch (request) {
+    case LAPIS_EOI_REQ_AUTO:
+        ic->x2apic_api_flags = ic->ioapic_version >= 0x20
+                                   ? KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
+                                   : KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
+        break;
+    case LAPIS_EOI_REQ_ENABLE:
+        ic->x2apic_api_flags = KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST;
+        break;
+    case LAPIS_EOI_REQ_DISABLE:
+        ic->x2apic_api_flags = KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
+        break;
+    case LAPIS_EOI_REQ_QUIRK:
+        break; /* the policy's default: advertise, never suppress (KVM's bug, modelled) */
+    }
+    if (ic->x2apic_api_flags) {
+        r = lapis_eoi_policy_enable_cap(&ic->policy, LAPIS_CAP_X2APIC_API, ic->x2apic_api_flags);
+        if (r)
+            return lapis_err_set(err, LAPIS_ERR_HOST, -r, "EOI policy refused X2APIC_API 0x%llx",
+                                 (unsigned long long)ic->x2apic_api_flags);
+    }
+    /* The seed's front door (spec §3), before any vCPU exists: no Directed EOI at all. */
+    if (seed && !strcmp(seed, "1")) {
+        r = lapis_eoi_policy_enable_cap(&ic->policy, LAPIS_CAP_SPLIT_IRQCHIP_API,
+                                        LAPIS_SPLIT_IRQCHIP_API_DISABLE_EOI_BROADCAST_SUPPRESSION);
+        if (r)
+            return lapis_err_set(err, LAPIS_ERR_HOST, -r,
+                                 "EOI policy refused SPLIT_IRQCHIP_API DISABLE: %s", strerror(-r));
+    }
+    return 0;
+}
+
+const char *lapis_irqchip_kind_name(const struct lapis_irqchip *ic)
+{
+    if (ic->user)
+        return "user";
+    return ic->kernel ? "kernel" : "split";
+}
+
 void lapis_irqchip_vcpu_created(struct lapis_irqchip *ic)
 {
     lapis_eoi_policy_vcpu_created(&ic->policy);
@@ -241,13 +315,16 @@ const char *lapis_irqchip_mode_name(const struct lapis_irqchip *ic)
 {
     if (ic->emulate_fix)
         return "enable-emulated";
+    /* The seed's flag: never advertised, never suppressed, whatever the mode. */
+    if (ic->policy.seed_disable)
+        return "disable";
     return lapis_eoi_mode_name(ic->policy.mode);
 }
 
 const char *lapis_irqchip_guest_mode(const struct lapis_irqchip *ic)
 {
     /* KVM never offers Directed EOI beside its own IOAPIC: to the guest that is "disable". */
-    if (ic->kernel)
+    if (ic->kernel || ic->policy.seed_disable)
         return "disable";
     /* The emulated fix behaves as ENABLE for the guest. */
     return lapis_eoi_mode_name(ic->policy.mode);
@@ -607,6 +684,8 @@ int lapis_irqchip_start(struct lapis_irqchip *ic, struct lapis_err *err)
 {
     int r;
 
+    if (ic->user)
+        return lapis_userapic_start(ic->user, err);
     if (ic->kernel || ic->watchdog_started)
         return 0;
     r = pthread_create(&ic->watchdog, NULL, watchdog_main, ic);
@@ -619,6 +698,7 @@ int lapis_irqchip_start(struct lapis_irqchip *ic, struct lapis_err *err)
 
 void lapis_irqchip_stop(struct lapis_irqchip *ic)
 {
+    lapis_userapic_stop(ic->user);
     if (!ic->watchdog_started)
         return;
     pthread_mutex_lock(&ic->lock);
@@ -632,6 +712,8 @@ void lapis_irqchip_stop(struct lapis_irqchip *ic)
 void lapis_irqchip_destroy(struct lapis_irqchip *ic)
 {
     lapis_irqchip_stop(ic);
+    lapis_userapic_destroy(ic->user);
+    ic->user = NULL;
     pthread_cond_destroy(&ic->wake);
     pthread_mutex_destroy(&ic->lock);
 }

@@ -36,6 +36,7 @@ enum lapis_eoi_request {
 
 struct lapis_vm;
 struct lapis_vcpu;
+struct lapis_userapic;
 
 /* All counters are updated with relaxed atomics. */
 struct lapis_irqchip_stats {
@@ -86,6 +87,9 @@ struct lapis_irqchip {
     struct lapis_irqchip_stats stats;
     bool trace; /* LAPIS_TRACE=irq */
     uint64_t trace_start;
+
+    /* --irqchip user: lapis's LAPICs (userapic.h), which share @lock; NULL otherwise. */
+    struct lapis_userapic *user;
 };
 
 /*
@@ -97,9 +101,24 @@ struct lapis_irqchip {
 int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd, bool kernel,
                        unsigned ioapic_version, enum lapis_eoi_request request,
                        struct lapis_err *err);
+/*
+ * --irqchip user: no irqchip in KVM. The IOAPIC model as in split mode, but
+ * with @ops/@opaque (userapic.c routes its messages to lapis's LAPICs), and
+ * lapis's own EOI policy driven through its capability API (spec §6): auto is
+ * ENABLE with a 0x20 IOAPIC, DISABLE with 0x11; the others are forced.
+ * LAPIS_TEST_SEED_DISABLE=1 also applies the seed's SPLIT_IRQCHIP_API DISABLE
+ * flag, as a library user would before creating vCPUs. Takes @ua (freed by
+ * lapis_irqchip_destroy, even if this fails).
+ */
+int lapis_irqchip_init_user(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd,
+                            unsigned ioapic_version, enum lapis_eoi_request request,
+                            struct lapis_userapic *ua, const struct lapis_ioapic_ops *ops,
+                            struct lapis_err *err);
+/* "kernel", "split" or "user" (the statistics' irqchip=). */
+const char *lapis_irqchip_kind_name(const struct lapis_irqchip *ic);
 /* Mirrors a vCPU creation into the policy. */
 void lapis_irqchip_vcpu_created(struct lapis_irqchip *ic);
-/* Starts / stops the watchdog thread (split irqchip only). */
+/* Starts / stops the watchdog thread (split irqchip), or the LAPIC timer thread (user). */
 int lapis_irqchip_start(struct lapis_irqchip *ic, struct lapis_err *err);
 void lapis_irqchip_stop(struct lapis_irqchip *ic);
 void lapis_irqchip_destroy(struct lapis_irqchip *ic);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "userapic.h"
 #include "x86_setup.h"
 
 /* Kicks a vCPU thread out of KVM_RUN; the handler does nothing. */
@@ -86,6 +87,7 @@ static int create_vcpu(struct lapis_vm *vm, unsigned index, struct lapis_err *er
 {
     struct lapis_vcpu *v = &vm->vcpus[index];
     void *run;
+    int r;
 
     v->vm = vm;
     v->index = index;
@@ -101,7 +103,10 @@ static int create_vcpu(struct lapis_vm *vm, unsigned index, struct lapis_err *er
                              strerror(errno));
     v->run = run;
     /* After the X2APIC_API flags, so KVM computes LVR with them (§4). */
-    return lapis_x86_set_cpuid(v->fd, vm->cpuid, index, vm->params.cpus, err);
+    r = lapis_x86_set_cpuid(v->fd, vm->cpuid, index, vm->params.cpus, err);
+    if (!r && vm->irqchip.user)
+        r = lapis_userapic_vcpu_init(vm->irqchip.user, v, err);
+    return r;
 }
 
 int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
@@ -150,8 +155,11 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
         return r;
 
     /* Irqchip and EOI flags before any vCPU exists (§2, §4). */
-    r = lapis_irqchip_init(&vm->irqchip, vm, vm->fd, params->kernel_irqchip, params->ioapic_version,
-                           params->eoi, err);
+    if (params->user_irqchip)
+        r = lapis_userapic_create(vm, err);
+    else
+        r = lapis_irqchip_init(&vm->irqchip, vm, vm->fd, params->kernel_irqchip,
+                               params->ioapic_version, params->eoi, err);
     vm->irqchip_ready = true; /* destroy it even when init failed half-way */
     if (r)
         return r;
@@ -169,7 +177,7 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
         fprintf(stderr,
                 "lapis: irqchip %s, IOAPIC 0x%02x, X2APIC_API caps 0x%lx, EOI suppression %s "
                 "(asked %s, enabled flags 0x%llx), %u vCPU(s), %" PRIu64 "M RAM\n",
-                vm->irqchip.kernel ? "kernel" : "split", vm->irqchip.ioapic_version,
+                lapis_irqchip_kind_name(&vm->irqchip), vm->irqchip.ioapic_version,
                 vm->irqchip.x2apic_api_caps, lapis_irqchip_mode_name(&vm->irqchip),
                 params->eoi == LAPIS_EOI_REQ_AUTO      ? "auto"
                 : params->eoi == LAPIS_EOI_REQ_ENABLE  ? "enable"
@@ -227,6 +235,11 @@ static void kick(struct lapis_vcpu *v)
     __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&v->started, __ATOMIC_ACQUIRE))
         pthread_kill(v->thread, KICK_SIGNAL);
+}
+
+void lapis_vm_kick_vcpu(struct lapis_vcpu *v)
+{
+    kick(v);
 }
 
 bool lapis_vm_stopping(const struct lapis_vm *vm)
@@ -393,6 +406,10 @@ static void handle_exit(struct lapis_vcpu *v)
         fprintf(stderr, "\n");
     }
 
+    /* --irqchip user: the LAPIC's exits (its MMIO page, MSRs, HLT, windows, TPR). */
+    if (vm->irqchip.user && lapis_userapic_handle_exit(vm->irqchip.user, v))
+        return;
+
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
         v->exits[LAPIS_EXIT_IO]++;
@@ -477,6 +494,9 @@ static void *vcpu_main(void *arg)
         }
         if (any)
             lapis_irqchip_vcpu_recover(&vm->irqchip, v, want);
+        /* --irqchip user: HLT / wait-for-SIPI block here; INIT, SIPI, injection. */
+        if (vm->irqchip.user && lapis_userapic_before_run(vm->irqchip.user, v) < 0)
+            break;
 
         int r = lapis_kvm_run(v->fd);
         __atomic_store_n(&v->run_seq, v->run_seq + 1, __ATOMIC_RELAXED);
@@ -549,6 +569,7 @@ int lapis_vm_run(struct lapis_vm *vm, char *msg, size_t msglen)
         }
     }
 
+    lapis_userapic_wake_all(vm->irqchip.user); /* vCPUs blocked in HLT or wait-for-SIPI */
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct lapis_vcpu *v = &vm->vcpus[i];
         if (!v->started)
@@ -591,10 +612,14 @@ void lapis_vm_format_stats(const struct lapis_vm *vm, char *buf, size_t len)
              " eoi.eoir=%" PRIu64 " eoi.ignored=%" PRIu64 " eoi.svr12=%" PRIu64
              " recoveries=%" PRIu64 " throttled=%" PRIu64 " unknown.pio=%" PRIu64
              " unknown.mmio=%" PRIu64,
-             lapis_irqchip_mode_name(ic), ic->kernel ? "kernel" : "split", ic->ioapic_version,
+             lapis_irqchip_mode_name(ic), lapis_irqchip_kind_name(ic), ic->ioapic_version,
              vm->ncpus, exits[LAPIS_EXIT_IO], exits[LAPIS_EXIT_MMIO], exits[LAPIS_EXIT_EOI],
              exits[LAPIS_EXIT_INTR], exits[LAPIS_EXIT_HLT], exits[LAPIS_EXIT_OTHER], delivered,
              ic->stats.eoi_exits, eoir, ic->stats.eoi_ignored, ic->stats.eoi_svr12,
              ic->stats.recoveries, throttled, vm->pio.unknown_reads + vm->pio.unknown_writes,
              vm->mmio.unknown_reads + vm->mmio.unknown_writes);
+    if (ic->user) {
+        size_t n = strlen(buf);
+        lapis_userapic_format_stats(ic->user, buf + n, len - n);
+    }
 }

@@ -37,6 +37,7 @@ struct lapis_vm_params {
     enum lapis_eoi_request eoi;
     bool no_eoi_recovery; /* debugging: never release held-back EOI exits (§7) */
     bool verbose;
+    bool user_irqchip; /* --irqchip user: no irqchip in KVM, lapis's LAPICs (userapic.h) */
 };
 
 enum lapis_exit_kind {
@@ -111,6 +112,8 @@ int lapis_vm_run(struct lapis_vm *vm, char *msg, size_t msglen);
 void lapis_vm_stop(struct lapis_vm *vm, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool lapis_vm_stopping(const struct lapis_vm *vm);
+/* Makes @v leave KVM_RUN (or not enter it) and look at its requests. Any thread. */
+void lapis_vm_kick_vcpu(struct lapis_vcpu *v);
 
 /* Watchdog, each pass: notes which vCPUs have stayed inside KVM_RUN since when. */
 void lapis_vm_watch_vcpus(struct lapis_vm *vm, uint64_t now_ns);
