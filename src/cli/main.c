@@ -223,6 +223,7 @@ static int cmd_run(const struct lapis_config *cfg)
     params.memory = cfg->memory;
     params.cpus = cfg->cpus;
     params.kernel_irqchip = cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL;
+    params.user_irqchip = cfg->irqchip == LAPIS_OPT_IRQCHIP_USER;
     params.ioapic_version = cfg->ioapic_version;
     params.eoi = eoi_request(cfg->eoi);
     params.no_eoi_recovery = cfg->no_eoi_recovery;

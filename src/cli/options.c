@@ -35,8 +35,10 @@ static const char usage_text[] =
     "                         lapis.eoi=<negotiated mode>)\n"
     "  --memory SIZE          guest RAM, e.g. 256M, 1G (no suffix: MiB; default 256M)\n"
     "  --cpus N               vCPUs, 1..64 (default 1)\n"
-    "  --irqchip split|kernel split: lapis's IOAPIC beside KVM's LAPIC (default);\n"
-    "                         kernel: KVM's in-kernel IOAPIC and PIC\n"
+    "  --irqchip split|kernel|user\n"
+    "                         split: lapis's IOAPIC beside KVM's LAPIC (default);\n"
+    "                         kernel: KVM's in-kernel IOAPIC and PIC;\n"
+    "                         user: lapis's own LAPICs and IOAPIC, none in KVM\n"
     "  --ioapic-version 0x11|0x20\n"
     "                         0x20 has the EOI register (default 0x20)\n"
     "  --eoi-suppression auto|enable|disable|quirk\n"
@@ -212,8 +214,10 @@ static int apply_irqchip(struct lapis_config *cfg, const char *val, char *err, s
         cfg->irqchip = LAPIS_OPT_IRQCHIP_SPLIT;
     else if (!strcmp(val, "kernel"))
         cfg->irqchip = LAPIS_OPT_IRQCHIP_KERNEL;
+    else if (!strcmp(val, "user"))
+        cfg->irqchip = LAPIS_OPT_IRQCHIP_USER;
     else
-        return fail(err, errlen, "--irqchip '%s' is not known: use split or kernel", val);
+        return fail(err, errlen, "--irqchip '%s' is not known: use split, kernel or user", val);
     return 0;
 }
 

@@ -21,6 +21,7 @@ enum lapis_command {
 enum lapis_irqchip_opt {
     LAPIS_OPT_IRQCHIP_SPLIT = 0, /* KVM's LAPIC, lapis's IOAPIC (the default) */
     LAPIS_OPT_IRQCHIP_KERNEL,    /* KVM's LAPIC, IOAPIC and PIC, for comparison */
+    LAPIS_OPT_IRQCHIP_USER,      /* no irqchip in KVM: lapis's LAPICs and IOAPIC */
 };
 
 enum lapis_eoi_opt {

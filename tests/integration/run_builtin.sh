@@ -62,7 +62,7 @@ bad memory-small 2 "too small" run --memory 1M
 bad cpus-zero 2 "out of range" run --cpus 0
 bad cpus-many 2 "out of range" run --cpus 65
 bad cpus-junk 2 "not a number" run --cpus two
-bad irqchip 2 "--irqchip 'user'" run --irqchip user
+bad irqchip 2 "--irqchip 'bogus'" run --irqchip bogus
 bad ioapic-version 2 "use 0x11 or 0x20" run --ioapic-version 0x30
 bad eoi-mode 2 "use auto, enable, disable or quirk" run --eoi-suppression maybe
 bad kernel-missing 2 "not found" run --kernel "$T/nope.elf"
