@@ -49,8 +49,8 @@ void lapis_vm_print_stats_json(const struct lapis_vm *vm, int status, FILE *f)
 
     fprintf(f,
             "{\"status\":%d,\"mode\":\"%s\",\"irqchip\":\"%s\",\"ioapic_version\":%u,\"cpus\":%u",
-            status, lapis_irqchip_mode_name(ic), ic->kernel ? "kernel" : "split",
-            ic->ioapic_version, vm->ncpus);
+            status, lapis_irqchip_mode_name(ic), lapis_irqchip_kind_name(ic), ic->ioapic_version,
+            vm->ncpus);
     fprintf(f, ",\"memory\":%" PRIu64, vm->params.memory);
     fputs(",\"exits\":{", f);
     for (unsigned k = 0; k < LAPIS_EXIT_KINDS; k++) {
