@@ -143,6 +143,13 @@ static void ioapic_fuzz_deliver(void *opaque, unsigned pin, const struct lapis_m
         case 4: /* the guest masks the entry, or otherwise rewrites it */
             ioapic_fuzz_write_entry(f, pin, false, fin_u32(f->in));
             break;
+        case 12: /* another pin's entry, while its delivery may be queued */
+            ioapic_fuzz_write_entry(f, fin_u8(f->in) % f->npins, false, fin_u32(f->in));
+            break;
+        case 13: /* two things at once */
+            lapis_ioapic_assert(&f->io, ioapic_fuzz_pin(f));
+            ioapic_fuzz_write_entry(f, fin_u8(f->in) % f->npins, false, fin_u32(f->in));
+            break;
         case 5: /* another source asserts some pin */
             lapis_ioapic_assert(&f->io, ioapic_fuzz_pin(f));
             break;
@@ -278,6 +285,7 @@ static void ioapic_fuzz_check(struct ioapic_fuzz *f)
         FUZZ_ASSERT(p->pending == 0);
         FUZZ_ASSERT(p->successive_eois < LAPIS_IOAPIC_STORM_EOI_COUNT);
         FUZZ_ASSERT(lapis_ioapic_line_high(io, pin) == (p->assert_count != 0));
+        FUZZ_ASSERT(lapis_ioapic_remote_irr(io, pin) == !!(redir & LAPIS_IOREDIR_REMOTE_IRR));
         if (!f->loaded_unsynced && level && !(redir & LAPIS_IOREDIR_MASKED) && p->assert_count &&
             !(redir & LAPIS_IOREDIR_REMOTE_IRR) && (redir & LAPIS_IOREDIR_VECTOR_MASK) >= 16)
             FUZZ_ASSERT(p->throttled); /* else an interrupt was lost */
@@ -291,6 +299,12 @@ static void ioapic_fuzz_check(struct ioapic_fuzz *f)
     FUZZ_ASSERT(io->stats.redeliveries <= io->stats.deliveries);
     if (!io->ops || !io->ops->timer_arm)
         FUZZ_ASSERT(f->timer_arms == 0);
+    /* Pins past the end read as nothing. */
+    struct lapis_msi m;
+    lapis_ioapic_entry_msi(io, f->npins, &m);
+    FUZZ_ASSERT(m.vector == 0 && m.dest == 0 && !m.level_triggered);
+    FUZZ_ASSERT(!lapis_ioapic_remote_irr(io, f->npins) && !lapis_ioapic_line_high(io, f->npins));
+    FUZZ_ASSERT(lapis_ioapic_entry(io, f->npins) == 0);
 }
 
 static void ioapic_fuzz_op(struct ioapic_fuzz *f)
