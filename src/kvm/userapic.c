@@ -536,6 +536,9 @@ static uint64_t tsc_deadline_ns(struct lapis_userapic_cpu *cpu, uint64_t deadlin
         return mono_ns(); /* cannot convert: fire now rather than never */
     tsc = m.e.data;
     now = mono_ns(); /* after the TSC read: the deadline cannot come early */
+    TRACE(cpu->ua, "TSC deadline vCPU %u: 0x%llx, TSC now 0x%llx (%lld ticks ahead), %u kHz",
+          cpu->vcpu->index, (unsigned long long)deadline, (unsigned long long)tsc,
+          (long long)(deadline - tsc), cpu->tsc_khz);
     if (deadline <= tsc)
         return now;
     /* Rounded up, so the guest never sees its TSC short of the deadline. */
@@ -587,6 +590,8 @@ static void handle_msr(struct lapis_userapic_cpu *cpu, bool write)
         if (!write)
             run->msr.data = val;
     }
+    TRACE(cpu->ua, "%s vCPU %u MSR 0x%x = 0x%llx%s (reason %u)", write ? "wrmsr" : "rdmsr",
+          cpu->vcpu->index, index, (unsigned long long)val, r ? ": #GP" : "", run->msr.reason);
 }
 
 bool lapis_userapic_handle_exit(struct lapis_userapic *ua, struct lapis_vcpu *v)
