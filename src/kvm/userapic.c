@@ -26,6 +26,14 @@
 #define MSR_IA32_TSC          0x10u
 #define MSR_IA32_TSC_DEADLINE 0x6E0u
 
+/*
+ * The timer thread's passes are at least this far apart unless a new timer is
+ * armed: a periodic timer of a few counts then coalesces in the model (as a
+ * late host timer would) instead of keeping the thread, and the lock, busy.
+ * KVM clamps such periods to 200 us for the same reason.
+ */
+#define TIMER_MIN_GAP_NS 50000ull
+
 /* KVM_CAP_X86_USER_SPACE_MSR: invalid MSRs (x2APIC) and filtered ones (APIC_BASE, deadline). */
 #define USER_MSR_REASONS (KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_FILTER)
 
@@ -256,11 +264,11 @@ static void *timer_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     lock(ua);
     while (!ua->timer_stop) {
-        uint64_t next = run_timers(ua, mono_ns());
+        uint64_t now = mono_ns(), next = run_timers(ua, now);
 
         ua->timer_wakeups++;
-        if (next && next <= mono_ns())
-            continue;
+        if (next && next < now + TIMER_MIN_GAP_NS)
+            next = now + TIMER_MIN_GAP_NS;
         ua->timer_sleep_until = next ? next : UINT64_MAX;
         if (next) {
             struct timespec ts = {.tv_sec = (time_t)(next / 1000000000ull),
