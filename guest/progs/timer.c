@@ -184,6 +184,29 @@ static void test_periodic(uint64_t period_tsc)
     timer_off();
 }
 
+/*
+ * A hostile setting: periodic with TMICT 1 at divide 1 (1 ns). The host may
+ * coalesce (KVM clamps the period to 200 us), but the guest keeps running and
+ * keeps getting interrupts, and TMICT 0 still stops it.
+ */
+static void test_tiny_period(uint64_t period_tsc)
+{
+    fires = 0;
+    tmict_now = 1;
+    lapic_write(APIC_TDCR, TDCR_DIV1);
+    lapic_write(APIC_LVTT, LVTT_PERIODIC | TIMER_VECTOR);
+    lapic_write(APIC_TMICT, 1);
+    bool got = wait_fires(50);
+    lapic_write(APIC_TMICT, 0);
+    spin_tsc(period_tsc * 2);
+    unsigned stopped = fires;
+    spin_tsc(period_tsc * 5);
+    ok(got && fires == stopped,
+       "1-count periodic timer: %u fires, then TMICT 0 stops it (%u after)", stopped,
+       fires - stopped);
+    timer_off();
+}
+
 static void test_tsc_deadline(uint64_t period_tsc)
 {
     if (!(cpuid(1, 0).ecx & CPUID_1_ECX_TSC_DL)) {
@@ -249,6 +272,7 @@ int main(void)
          (unsigned long)period_tsc);
     test_oneshot(period_tsc);
     test_periodic(period_tsc);
+    test_tiny_period(period_tsc);
     test_tsc_deadline(period_tsc);
     ok(!lapic_vector_bit(APIC_ISR, TIMER_VECTOR) && !lapic_vector_bit(APIC_IRR, TIMER_VECTOR),
        "timer vector neither in service nor pending at the end");
