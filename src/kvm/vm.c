@@ -618,6 +618,16 @@ void lapis_vm_format_stats(const struct lapis_vm *vm, char *buf, size_t len)
              ic->stats.eoi_exits, eoir, ic->stats.eoi_ignored, ic->stats.eoi_svr12,
              ic->stats.recoveries, throttled, vm->pio.unknown_reads + vm->pio.unknown_writes,
              vm->mmio.unknown_reads + vm->mmio.unknown_writes);
+    if (!ic->kernel) {
+        /* What a guest did wrong to the IOAPIC: ignored, and counted. */
+        const struct lapis_ioapic_stats *io = &ic->ioapic.stats;
+        size_t n = strlen(buf);
+        snprintf(buf + n, len - n,
+                 " ioapic.bad_access=%" PRIu64 " ioapic.bad_selector=%" PRIu64
+                 " ioapic.bad_vector=%" PRIu64 " ioapic.eoir_ignored=%" PRIu64 " eoi.bad=%" PRIu64,
+                 io->bad_access, io->bad_selector, io->bad_vector, io->eoir_ignored,
+                 ic->stats.eoi_bad);
+    }
     if (ic->user) {
         size_t n = strlen(buf);
         lapis_userapic_format_stats(ic->user, buf + n, len - n);
