@@ -128,3 +128,4 @@ clean:
 -include conformance/conformance.mk
 run: all
 	$(BUILD)/lapis run
+-include bench/bench.mk
