@@ -329,6 +329,7 @@ int lapis_snap_vm_decode(const struct lapis_snap_section *s, struct lapis_snap_v
 {
     const uint8_t *p = s->data;
 
+    memset(vm, 0, sizeof(*vm));
     if (s->version != LAPIS_SNAP_VM_VERSION)
         return fail(err, errlen, "VM section version %u, this lapis reads version %u", s->version,
                     LAPIS_SNAP_VM_VERSION);
