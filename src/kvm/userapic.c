@@ -484,12 +484,16 @@ int lapis_userapic_before_run(struct lapis_userapic *ua, struct lapis_vcpu *v)
     return 0;
 }
 
-/* The xAPIC page of this vCPU's LAPIC, if @addr is in it (ic->lock held). */
+/*
+ * The xAPIC page of this vCPU's LAPIC, if @addr is in it (ic->lock held).
+ * Decoded in xAPIC mode only; otherwise the access goes to the bus and reads
+ * all ones, as KVM's LAPIC answers there (its LAPIC_MMIO_HOLE quirk).
+ */
 static bool in_apic_page(const struct lapis_lapic *apic, uint64_t addr, uint64_t *offset)
 {
     uint64_t base = lapis_lapic_mmio_base(apic);
 
-    if (lapis_lapic_mode(apic) == LAPIS_LAPIC_DISABLED || addr < base ||
+    if (lapis_lapic_mode(apic) != LAPIS_LAPIC_XAPIC || addr < base ||
         addr - base >= LAPIS_LAPIC_MMIO_SIZE)
         return false;
     *offset = addr - base;
