@@ -274,6 +274,9 @@ static void test_apic_base(void)
     ok(ap_do(CMD_READ_BASE, 0, 0) && !(cmd_result & (1u << 8)) && (cmd_result & APIC_BASE_ENABLE),
        "the AP's IA32_APIC_BASE 0x%lx has no BSP bit", (unsigned long)cmd_result);
     if (x2) {
+        uint32_t v = mmio_read32(0xFEE00000u + APIC_LVR);
+        ok(v == 0xFFFFFFFFu, "x2APIC mode: the xAPIC page is not decoded (LVR there reads 0x%x)",
+           v);
         skip("xAPIC page relocation: xAPIC only");
         return;
     }
