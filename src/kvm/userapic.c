@@ -34,6 +34,14 @@
  */
 #define TIMER_MIN_GAP_NS 50000ull
 
+/*
+ * KVM reports a guest lowering CR8 (KVM_EXIT_SET_TPR) only from VMX/SVM CR8
+ * intercepts; this host emulates guest kernel code and makes no exit (spec
+ * eoi.md §7). While an interrupt waits only on TPR, the vCPU is kicked this
+ * often to read CR8 again.
+ */
+#define TPR_POLL_NS 1000000ull
+
 /* KVM_CAP_X86_USER_SPACE_MSR: invalid MSRs (x2APIC) and filtered ones (APIC_BASE, deadline). */
 #define USER_MSR_REASONS (KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_FILTER)
 
@@ -240,15 +248,23 @@ static uint64_t run_timers(struct lapis_userapic *ua, uint64_t now)
             cpu->timer_deadline = 0;
             lapis_lapic_timer_expired(&cpu->apic); /* may re-arm (periodic) */
         }
+        if (cpu->tpr_poll_at && cpu->tpr_poll_at <= now) {
+            /* before_run() reads CR8 again, and asks again if still held back. */
+            cpu->tpr_poll_at = 0;
+            cpu->stats.tpr_polls++;
+            lapic_kick(cpu);
+        }
     }
     if (ua->ioapic_deadline && ua->ioapic_deadline <= now) {
         ua->ioapic_deadline = 0;
         lapis_ioapic_timer_expired(&ua->ic->ioapic);
     }
     for (unsigned i = 0; i < ua->ncpus; i++) {
-        uint64_t d = ua->cpus[i].timer_deadline;
+        uint64_t d = ua->cpus[i].timer_deadline, p = ua->cpus[i].tpr_poll_at;
         if (d && (!next || d < next))
             next = d;
+        if (p && (!next || p < next))
+            next = p;
     }
     if (ua->ioapic_deadline && (!next || ua->ioapic_deadline < next))
         next = ua->ioapic_deadline;
@@ -382,6 +398,40 @@ static int reset_vcpu(struct lapis_userapic_cpu *cpu, bool sipi, uint8_t vector)
     return 0;
 }
 
+static int highest_vector(const uint32_t set[8])
+{
+    for (int i = 7; i >= 0; i--)
+        if (set[i])
+            return i * 32 + 31 - __builtin_clz(set[i]);
+    return -1;
+}
+
+/* Is an IRR vector above the in-service class held back by TPR alone? */
+static bool tpr_holds_back(const struct lapis_lapic *apic)
+{
+    int irr = highest_vector(apic->irr), isr = highest_vector(apic->isr);
+    unsigned cls = (unsigned)irr & 0xF0u;
+
+    return irr >= 0 && cls > (isr < 0 ? 0u : ((unsigned)isr & 0xF0u)) &&
+           cls <= (lapis_lapic_get_tpr(apic) & 0xF0u);
+}
+
+/* Arms (or drops) the CR8 poll for @cpu; ic->lock held. */
+static void tpr_poll(struct lapis_userapic_cpu *cpu)
+{
+    struct lapis_userapic *ua = cpu->ua;
+
+    if (!tpr_holds_back(&cpu->apic)) {
+        cpu->tpr_poll_at = 0;
+        return;
+    }
+    if (cpu->tpr_poll_at)
+        return;
+    cpu->tpr_poll_at = mono_ns() + TPR_POLL_NS;
+    if (cpu->tpr_poll_at < ua->timer_sleep_until)
+        pthread_cond_signal(&ua->timer_wake);
+}
+
 enum cpu_state_change { STATE_KEEP = 0, STATE_INIT, STATE_SIPI };
 
 int lapis_userapic_before_run(struct lapis_userapic *ua, struct lapis_vcpu *v)
@@ -469,6 +519,10 @@ int lapis_userapic_before_run(struct lapis_userapic *ua, struct lapis_vcpu *v)
         }
     }
     run->request_interrupt_window = window;
+    if (vec < 0)
+        tpr_poll(cpu);
+    else
+        cpu->tpr_poll_at = 0;
     if (nmi && change == STATE_KEEP) {
         if (lapis_kvm_ioctl(v->fd, KVM_NMI, NULL) == 0)
             cpu->stats.nmis++;
@@ -610,6 +664,12 @@ bool lapis_userapic_handle_exit(struct lapis_userapic *ua, struct lapis_vcpu *v)
 {
     struct lapis_userapic_cpu *cpu = &ua->cpus[v->index];
 
+    /* A guest MOV to CR8 must show in the TPR before this exit reads it. */
+    if ((uint8_t)(v->run->cr8 & 0xF) != cpu->cr8_seen) {
+        lock(ua);
+        cr8_from_kvm(cpu);
+        unlock(ua);
+    }
     switch (v->run->exit_reason) {
     case KVM_EXIT_MMIO:
         return handle_mmio(cpu);
@@ -762,6 +822,7 @@ void lapis_userapic_format_stats(const struct lapis_userapic *ua, char *buf, siz
         s.msr_exits += c->msr_exits;
         s.msr_gp += c->msr_gp;
         s.tpr_exits += c->tpr_exits;
+        s.tpr_polls += c->tpr_polls;
         s.nmis += c->nmis;
         s.sleeps += c->sleeps;
         s.sipis += c->sipis;
@@ -773,10 +834,10 @@ void lapis_userapic_format_stats(const struct lapis_userapic *ua, char *buf, siz
     }
     snprintf(buf, len,
              " apic.inject=%" PRIu64 " apic.irqwin=%" PRIu64 " apic.msr=%" PRIu64
-             " apic.gp=%" PRIu64 " apic.tpr=%" PRIu64 " apic.timer=%" PRIu64 " apic.ipi=%" PRIu64
-             " apic.nmi=%" PRIu64 " apic.sipi=%" PRIu64 " apic.sleep=%" PRIu64
-             " apic.eoi.bcast=%" PRIu64 " apic.eoi.suppressed=%" PRIu64 " apic.bad=%" PRIu64
-             " apic.errors=%" PRIu64,
-             s.injections, s.irq_windows, s.msr_exits, s.msr_gp, s.tpr_exits, fires, ipis, s.nmis,
-             s.sipis, s.sleeps, bcast, suppressed, bad, s.inject_errors);
+             " apic.gp=%" PRIu64 " apic.tpr=%" PRIu64 " apic.tprpoll=%" PRIu64
+             " apic.timer=%" PRIu64 " apic.ipi=%" PRIu64 " apic.nmi=%" PRIu64 " apic.sipi=%" PRIu64
+             " apic.sleep=%" PRIu64 " apic.eoi.bcast=%" PRIu64 " apic.eoi.suppressed=%" PRIu64
+             " apic.bad=%" PRIu64 " apic.errors=%" PRIu64,
+             s.injections, s.irq_windows, s.msr_exits, s.msr_gp, s.tpr_exits, s.tpr_polls, fires,
+             ipis, s.nmis, s.sipis, s.sleeps, bcast, suppressed, bad, s.inject_errors);
 }
