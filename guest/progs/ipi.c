@@ -264,6 +264,36 @@ static void test_nmi(void)
     expect("NMI IPI to the BSP", 2, 1, 1);
 }
 
+static void write_cr8(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr8" : : "r"(v) : "memory");
+}
+
+static uint64_t read_cr8(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr8, %0" : "=r"(v));
+    return v;
+}
+
+/* CR8 is TPR[7:4] (SDM 10.8.6.1): both views agree, and the priority holds interrupts back. */
+static void test_tpr(void)
+{
+    reset_counts();
+    write_cr8(0xE);
+    uint32_t tpr = lapic_read(APIC_TPR);
+    ok(tpr == 0xE0, "CR8 0xE -> TPR 0x%x (expected 0xe0)", tpr);
+    lapic_send_ipi(0, ICR_SELF | 0x5D);
+    expect("self IPI of class 5 with CR8 0xE", 0x5D, 0, 0);
+    ok(lapic_vector_bit(APIC_IRR, 0x5D), "... it waits in IRR");
+    write_cr8(0);
+    expect("... and arrives once CR8 is 0", 0x5D, 1, 0);
+    lapic_write(APIC_TPR, 0x30);
+    uint64_t cr8 = read_cr8();
+    ok(cr8 == 3, "TPR 0x30 -> CR8 %lu (expected 3)", (unsigned long)cr8);
+    lapic_write(APIC_TPR, 0);
+}
+
 static void test_apic_base(void)
 {
     uint64_t base = rdmsr(MSR_APIC_BASE);
@@ -367,6 +397,7 @@ int main(void)
     test_logical();
     test_shorthands();
     test_nmi();
+    test_tpr();
     test_apic_base();
     test_faults(model);
     ok(!spurious_count(), "no spurious interrupts (%lu)", spurious_count());
