@@ -35,12 +35,14 @@
 #define TIMER_MIN_GAP_NS 50000ull
 
 /*
- * KVM reports a guest lowering CR8 (KVM_EXIT_SET_TPR) only from VMX/SVM CR8
- * intercepts; this host emulates guest kernel code and makes no exit (spec
- * eoi.md §7). While an interrupt waits only on TPR, the vCPU is kicked this
- * often to read CR8 again.
+ * An interrupt that cannot be injected yet waits for an event KVM should
+ * report: an interrupt window (KVM_EXIT_IRQ_WINDOW_OPEN) or a lowered CR8
+ * (KVM_EXIT_SET_TPR). This host emulates guest kernel code (spec eoi.md §7):
+ * a lowered CR8 makes no exit at all, and an "sti" opens the window only at
+ * the next exit, which may be a host tick away. While an interrupt waits,
+ * the vCPU is kicked this often to look again.
  */
-#define TPR_POLL_NS 1000000ull
+#define POLL_NS 1000000ull
 
 /* KVM_CAP_X86_USER_SPACE_MSR: invalid MSRs (x2APIC) and filtered ones (APIC_BASE, deadline). */
 #define USER_MSR_REASONS (KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_FILTER)
@@ -248,10 +250,10 @@ static uint64_t run_timers(struct lapis_userapic *ua, uint64_t now)
             cpu->timer_deadline = 0;
             lapis_lapic_timer_expired(&cpu->apic); /* may re-arm (periodic) */
         }
-        if (cpu->tpr_poll_at && cpu->tpr_poll_at <= now) {
-            /* before_run() reads CR8 again, and asks again if still held back. */
-            cpu->tpr_poll_at = 0;
-            cpu->stats.tpr_polls++;
+        if (cpu->poll_at && cpu->poll_at <= now) {
+            /* before_run() looks again (CR8, IF), and asks again if it must wait on. */
+            cpu->poll_at = 0;
+            cpu->stats.polls++;
             lapic_kick(cpu);
         }
     }
@@ -260,7 +262,7 @@ static uint64_t run_timers(struct lapis_userapic *ua, uint64_t now)
         lapis_ioapic_timer_expired(&ua->ic->ioapic);
     }
     for (unsigned i = 0; i < ua->ncpus; i++) {
-        uint64_t d = ua->cpus[i].timer_deadline, p = ua->cpus[i].tpr_poll_at;
+        uint64_t d = ua->cpus[i].timer_deadline, p = ua->cpus[i].poll_at;
         if (d && (!next || d < next))
             next = d;
         if (p && (!next || p < next))
@@ -416,19 +418,19 @@ static bool tpr_holds_back(const struct lapis_lapic *apic)
            cls <= (lapis_lapic_get_tpr(apic) & 0xF0u);
 }
 
-/* Arms (or drops) the CR8 poll for @cpu; ic->lock held. */
-static void tpr_poll(struct lapis_userapic_cpu *cpu)
+/* Arms (@on) or drops the poll of @cpu (POLL_NS); ic->lock held. */
+static void arm_poll(struct lapis_userapic_cpu *cpu, bool on)
 {
     struct lapis_userapic *ua = cpu->ua;
 
-    if (!tpr_holds_back(&cpu->apic)) {
-        cpu->tpr_poll_at = 0;
+    if (!on) {
+        cpu->poll_at = 0;
         return;
     }
-    if (cpu->tpr_poll_at)
+    if (cpu->poll_at)
         return;
-    cpu->tpr_poll_at = mono_ns() + TPR_POLL_NS;
-    if (cpu->tpr_poll_at < ua->timer_sleep_until)
+    cpu->poll_at = mono_ns() + POLL_NS;
+    if (cpu->poll_at < ua->timer_sleep_until)
         pthread_cond_signal(&ua->timer_wake);
 }
 
@@ -519,10 +521,7 @@ int lapis_userapic_before_run(struct lapis_userapic *ua, struct lapis_vcpu *v)
         }
     }
     run->request_interrupt_window = window;
-    if (vec < 0)
-        tpr_poll(cpu);
-    else
-        cpu->tpr_poll_at = 0;
+    arm_poll(cpu, window || (vec < 0 && tpr_holds_back(apic)));
     if (nmi && change == STATE_KEEP) {
         if (lapis_kvm_ioctl(v->fd, KVM_NMI, NULL) == 0)
             cpu->stats.nmis++;
@@ -822,7 +821,7 @@ void lapis_userapic_format_stats(const struct lapis_userapic *ua, char *buf, siz
         s.msr_exits += c->msr_exits;
         s.msr_gp += c->msr_gp;
         s.tpr_exits += c->tpr_exits;
-        s.tpr_polls += c->tpr_polls;
+        s.polls += c->polls;
         s.nmis += c->nmis;
         s.sleeps += c->sleeps;
         s.sipis += c->sipis;
@@ -834,10 +833,10 @@ void lapis_userapic_format_stats(const struct lapis_userapic *ua, char *buf, siz
     }
     snprintf(buf, len,
              " apic.inject=%" PRIu64 " apic.irqwin=%" PRIu64 " apic.msr=%" PRIu64
-             " apic.gp=%" PRIu64 " apic.tpr=%" PRIu64 " apic.tprpoll=%" PRIu64
-             " apic.timer=%" PRIu64 " apic.ipi=%" PRIu64 " apic.nmi=%" PRIu64 " apic.sipi=%" PRIu64
-             " apic.sleep=%" PRIu64 " apic.eoi.bcast=%" PRIu64 " apic.eoi.suppressed=%" PRIu64
-             " apic.bad=%" PRIu64 " apic.errors=%" PRIu64,
-             s.injections, s.irq_windows, s.msr_exits, s.msr_gp, s.tpr_exits, s.tpr_polls, fires,
-             ipis, s.nmis, s.sipis, s.sleeps, bcast, suppressed, bad, s.inject_errors);
+             " apic.gp=%" PRIu64 " apic.tpr=%" PRIu64 " apic.poll=%" PRIu64 " apic.timer=%" PRIu64
+             " apic.ipi=%" PRIu64 " apic.nmi=%" PRIu64 " apic.sipi=%" PRIu64 " apic.sleep=%" PRIu64
+             " apic.eoi.bcast=%" PRIu64 " apic.eoi.suppressed=%" PRIu64 " apic.bad=%" PRIu64
+             " apic.errors=%" PRIu64,
+             s.injections, s.irq_windows, s.msr_exits, s.msr_gp, s.tpr_exits, s.polls, fires, ipis,
+             s.nmis, s.sipis, s.sleeps, bcast, suppressed, bad, s.inject_errors);
 }

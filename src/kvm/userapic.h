@@ -8,9 +8,9 @@
  *     INVAL (KVM has no LAPIC to give them to); IA32_APIC_BASE and
  *     IA32_TSC_DEADLINE through an MSR filter (reason FILTER);
  *   - interrupts are injected with KVM_INTERRUPT when the vCPU can take one,
- *     else through an interrupt window; NMIs with KVM_NMI; TPR <-> CR8 (a
- *     guest lowering CR8 makes no exit on this host: an interrupt held back
- *     by TPR is looked at again every millisecond);
+ *     else through an interrupt window; NMIs with KVM_NMI; TPR <-> CR8 (on
+ *     this host neither "sti" nor a lowered CR8 exits at once: a waiting
+ *     interrupt is looked at again every millisecond);
  *   - HLT, INIT and wait-for-SIPI block the vCPU thread in userspace;
  *   - one host timer thread runs every LAPIC timer and the IOAPIC throttle.
  *
@@ -43,7 +43,7 @@ struct lapis_userapic_cpu_stats {
     uint64_t mmio_exits;    /* accesses to the xAPIC page */
     uint64_t tpr_exits;     /* KVM_EXIT_SET_TPR */
     uint64_t cr8_syncs;     /* guest CR8 writes copied into the model's TPR */
-    uint64_t tpr_polls;     /* kicks to look for a lowered CR8 (see tpr_poll_at) */
+    uint64_t polls;         /* kicks to look again at a waiting interrupt (poll_at) */
     uint64_t nmis;          /* NMIs injected with KVM_NMI */
     uint64_t sleeps;        /* times the thread blocked (HLT, wait-for-SIPI) */
     uint64_t sipis;         /* SIPIs that started the vCPU */
@@ -65,7 +65,7 @@ struct lapis_userapic_cpu {
     bool wait_sipi;               /* lock: an AP before its SIPI (or after INIT) */
     bool sleeping;                /* lock: blocked on @wake */
     uint64_t timer_deadline;      /* lock: CLOCK_MONOTONIC ns for this LAPIC's timer, 0 off */
-    uint64_t tpr_poll_at;         /* lock: kick the vCPU then (an interrupt waits on TPR), 0 off */
+    uint64_t poll_at;             /* lock: kick the vCPU then (an interrupt waits), 0 off */
     uint64_t tsc_deadline_raw;    /* lock: the guest's last IA32_TSC_DEADLINE value */
     uint32_t tsc_khz;             /* KVM_GET_TSC_KHZ (0: unknown) */
     uint8_t cr8_written;          /* vCPU thread: CR8 handed to KVM before the last KVM_RUN */
