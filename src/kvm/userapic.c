@@ -16,12 +16,18 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "x86_setup.h"
+
+/* vm.c's kick signal: it interrupts a vCPU blocked in sleep_cpu() too. */
+#define KICK_SIGNAL SIGUSR1
 
 #define MSR_IA32_TSC          0x10u
 #define MSR_IA32_TSC_DEADLINE 0x6E0u
@@ -218,13 +224,23 @@ static uint64_t lapic_now_ns(void *opaque)
     return mono_ns();
 }
 
+static void wake_cpu(struct lapis_userapic_cpu *cpu)
+{
+    uint64_t one = 1;
+
+    /* An eventfd stays readable until read: no wake-up is lost. */
+    if (cpu->wake_fd >= 0 && write(cpu->wake_fd, &one, sizeof(one)) < 0) {
+        /* full (2^64 - 2 unread wake-ups): it is readable anyway */
+    }
+}
+
 /* Something became pending for this vCPU: wake it where it waits. */
 static void lapic_kick(void *opaque)
 {
     struct lapis_userapic_cpu *cpu = opaque;
 
     if (cpu->sleeping)
-        pthread_cond_signal(&cpu->wake);
+        wake_cpu(cpu);
     else if (!(cpu->thread_known && pthread_equal(cpu->thread, pthread_self())))
         lapis_vm_kick_vcpu(cpu->vcpu); /* out of KVM_RUN; its own thread looks before the next */
 }
@@ -336,17 +352,42 @@ void lapis_userapic_wake_all(struct lapis_userapic *ua)
         return;
     lock(ua);
     for (unsigned i = 0; i < ua->ncpus; i++)
-        pthread_cond_broadcast(&ua->cpus[i].wake);
+        wake_cpu(&ua->cpus[i]);
     unlock(ua);
 }
 
-/* Blocks on the vCPU's condition (ic->lock held); an event or a stop wakes it. */
-static void sleep_cpu(struct lapis_userapic_cpu *cpu)
+/*
+ * Blocks the vCPU thread (ic->lock held, released while blocked) until an
+ * event is posted (wake_cpu) or vm.c kicks it. The kick signal is blocked
+ * from the check of immediate_exit (kick sets it before signalling) until
+ * ppoll unblocks it atomically, so a kick is never missed either. Returns
+ * false, without blocking, if the vCPU has been kicked.
+ */
+static bool sleep_cpu(struct lapis_userapic_cpu *cpu)
 {
-    cpu->sleeping = true;
-    cpu->stats.sleeps++;
-    pthread_cond_wait(&cpu->wake, &cpu->ua->ic->lock);
-    cpu->sleeping = false;
+    struct pollfd pfd = {.fd = cpu->wake_fd, .events = POLLIN};
+    sigset_t kick, during;
+    uint64_t n;
+    bool slept = false;
+
+    sigemptyset(&kick);
+    sigaddset(&kick, KICK_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &kick, &during);
+    if (!__atomic_load_n(&cpu->vcpu->run->immediate_exit, __ATOMIC_SEQ_CST)) {
+        cpu->sleeping = true;
+        cpu->stats.sleeps++;
+        unlock(cpu->ua);
+        sigdelset(&during, KICK_SIGNAL);
+        ppoll(&pfd, 1, NULL, &during); /* EINTR: kicked */
+        if (read(cpu->wake_fd, &n, sizeof(n)) < 0) {
+            /* nothing posted (a kick): EAGAIN */
+        }
+        lock(cpu->ua);
+        cpu->sleeping = false;
+        slept = true;
+    }
+    pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+    return slept;
 }
 
 /* HLT ends on an NMI, or an interrupt the CPU would take (IF set, above PPR). */
@@ -477,13 +518,15 @@ int lapis_userapic_before_run(struct lapis_userapic *ua, struct lapis_vcpu *v)
             /* Blocked in wait-for-SIPI: NMI and SMI are lost (SDM 8.4). */
             if (lapis_lapic_take_nmi(apic) || lapis_lapic_take_smi(apic))
                 cpu->stats.dropped++;
-            sleep_cpu(cpu);
+            if (!sleep_cpu(cpu))
+                goto kicked;
             continue;
         }
         if (lapis_lapic_take_sipi(apic, NULL))
             cpu->stats.dropped++; /* only a CPU waiting for SIPI takes one */
         if (cpu->halted && !halt_wakes(cpu)) {
-            sleep_cpu(cpu);
+            if (!sleep_cpu(cpu))
+                goto kicked;
             continue;
         }
         cpu->halted = false;
@@ -532,6 +575,17 @@ int lapis_userapic_before_run(struct lapis_userapic *ua, struct lapis_vcpu *v)
     }
     unlock(ua);
 
+    if (change != STATE_KEEP && reset_vcpu(cpu, change == STATE_SIPI, sipi_vector))
+        return -1;
+    return 0;
+
+kicked:
+    /*
+     * vm.c wants this thread (a pause, say): KVM_RUN returns at once with
+     * immediate_exit set, its loop looks, and the next call sleeps again.
+     * An INIT or SIPI taken above is applied first, so none is lost.
+     */
+    unlock(ua);
     if (change != STATE_KEEP && reset_vcpu(cpu, change == STATE_SIPI, sipi_vector))
         return -1;
     return 0;
@@ -773,8 +827,9 @@ int lapis_userapic_vcpu_init(struct lapis_userapic *ua, struct lapis_vcpu *v, st
 
     cpu->ua = ua;
     cpu->vcpu = v;
-    pthread_cond_init(&cpu->wake, NULL);
-    cpu->wake_ready = true;
+    cpu->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (cpu->wake_fd < 0)
+        return lapis_err_set(err, LAPIS_ERR_HOST, errno, "eventfd failed: %s", strerror(errno));
     /* APIC ID = vCPU index, as CPUID says (x86_setup.c); x2APIC is in CPUID. */
     r = lapis_lapic_init(&cpu->apic, v->index, v->index == 0, &ua->ic->policy, true, &lapic_ops,
                          cpu);
@@ -800,8 +855,8 @@ void lapis_userapic_destroy(struct lapis_userapic *ua)
         return;
     lapis_userapic_stop(ua);
     for (unsigned i = 0; i < LAPIS_VM_MAX_CPUS; i++)
-        if (ua->cpus[i].wake_ready)
-            pthread_cond_destroy(&ua->cpus[i].wake);
+        if (ua->cpus[i].vcpu && ua->cpus[i].wake_fd >= 0)
+            close(ua->cpus[i].wake_fd);
     pthread_cond_destroy(&ua->timer_wake);
     free(ua);
 }

@@ -57,13 +57,12 @@ struct lapis_userapic_cpu {
     struct lapis_userapic *ua;
     struct lapis_vcpu *vcpu;
     struct lapis_lapic apic;      /* lock */
-    pthread_cond_t wake;          /* HLT and wait-for-SIPI sleep here, on ic->lock */
-    bool wake_ready;              /* @wake was initialised */
+    int wake_fd;                  /* eventfd: HLT and wait-for-SIPI sleep on it (-1: none) */
     pthread_t thread;             /* lock: the vCPU thread, once it has run */
     bool thread_known;            /* lock */
     bool halted;                  /* lock: after KVM_EXIT_HLT, until a wake-up event */
     bool wait_sipi;               /* lock: an AP before its SIPI (or after INIT) */
-    bool sleeping;                /* lock: blocked on @wake */
+    bool sleeping;                /* lock: blocked on @wake_fd */
     uint64_t timer_deadline;      /* lock: CLOCK_MONOTONIC ns for this LAPIC's timer, 0 off */
     uint64_t poll_at;             /* lock: kick the vCPU then (an interrupt waits), 0 off */
     uint64_t tsc_deadline_raw;    /* lock: the guest's last IA32_TSC_DEADLINE value */
@@ -122,7 +121,12 @@ void lapis_userapic_destroy(struct lapis_userapic *ua);
 int lapis_userapic_before_run(struct lapis_userapic *ua, struct lapis_vcpu *v);
 /* On @v's thread: handles the exits this mode owns. Returns true if it did. */
 bool lapis_userapic_handle_exit(struct lapis_userapic *ua, struct lapis_vcpu *v);
-/* Wakes every vCPU blocked in HLT or wait-for-SIPI (to see a stop request). */
+/*
+ * Wakes every vCPU blocked in HLT or wait-for-SIPI (to see a stop request).
+ * vm.c's kick (immediate_exit and its signal) wakes one as well, so a vCPU
+ * that sleeps here still answers a pause or stop the way one in KVM_RUN does:
+ * lapis_userapic_before_run() returns and KVM_RUN comes back at once.
+ */
 void lapis_userapic_wake_all(struct lapis_userapic *ua);
 
 /* Extra statistics fields, " apic.inject=N ..." (appended to the stats line). */
