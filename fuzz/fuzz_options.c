@@ -34,7 +34,8 @@ static void options_fuzz_check_ok(const struct lapis_config *c, char **argv, int
     FUZZ_ASSERT((c->memory & 0xFFF) == 0);
     FUZZ_ASSERT(c->cpus >= 1 && c->cpus <= LAPIS_MAX_CPUS);
     FUZZ_ASSERT(c->ioapic_version == 0x11 || c->ioapic_version == 0x20);
-    FUZZ_ASSERT(c->irqchip == LAPIS_OPT_IRQCHIP_SPLIT || c->irqchip == LAPIS_OPT_IRQCHIP_KERNEL);
+    FUZZ_ASSERT(c->irqchip == LAPIS_OPT_IRQCHIP_SPLIT || c->irqchip == LAPIS_OPT_IRQCHIP_KERNEL ||
+                c->irqchip == LAPIS_OPT_IRQCHIP_USER);
     FUZZ_ASSERT(strcmp(lapis_eoi_opt_name(c->eoi), "invalid") != 0);
     FUZZ_ASSERT(!c->kernel || (*c->kernel && options_fuzz_in_argv(c->kernel, argv, argc)));
     FUZZ_ASSERT(!c->initrd || (*c->initrd && options_fuzz_in_argv(c->initrd, argv, argc)));
