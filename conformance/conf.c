@@ -143,7 +143,7 @@ void conf_dispatch(struct conf *c, unsigned vector)
     vector &= 0xFF;
     if (i < CONF_LOG_MAX) {
         c->log[i].vector = (uint8_t)vector;
-        c->log[i].cpu = (uint8_t)hw_cpu(c);
+        c->log[i].cpu = (uint8_t)(c->p.cpus > 1 ? hw_cpu(c) : 0);
     }
     if (c->handler[vector])
         c->handler[vector](c, vector);

@@ -35,6 +35,7 @@ $(BUILD)/guest/conformance.elf64: $(CONF_GUEST_OBJS) $(GUEST_LIB_OBJS) guest/gue
 .SECONDARY: $(BUILD)/guest/conformance.elf64
 
 # The model unit test links the suite's library (after it, liblapis.a again for its symbols).
+$(BUILD)/tests/unit/test_conformance_model.o: CFLAGS += -Iconformance
 $(BUILD)/tests/test_conformance_model: $(CONF_LIB)
 $(BUILD)/tests/test_conformance_model: LDLIBS += $(BUILD)/liblapis.a
 

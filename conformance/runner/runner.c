@@ -10,12 +10,14 @@
  * split/quirk (KVM's own default mode, with its own IOAPIC).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/model.h"
@@ -81,7 +83,8 @@ struct cell {
     struct conf_record rec;
     struct conf_kvs reasons;
     bool pass;
-    int ref; /* column compared against, or -1 */
+    int ref;   /* column compared against, or -1 */
+    bool slow; /* CONF_F_SLOW: four times the timeout */
     struct conf_kvs diffs, declared;
 };
 
@@ -128,7 +131,8 @@ static int usage(const char *msg)
             "  --modes LIST        auto,quirk,enable,disable (default: all)\n"
             "  --json FILE         also write the results as JSON ('-': stdout)\n"
             "  --jobs N            KVM runs in parallel (default %u)\n"
-            "  --timeout S         seconds before a KVM run is killed (default %u)\n"
+            "  --timeout S         seconds before a KVM run is killed (default %u; slow\n"
+            "                      scenarios get four times as long)\n"
             "  --lapis PATH        the lapis binary (default: beside this program)\n"
             "  --guest PATH        the guest image (default: guest/conformance.elf beside it)\n"
             "  --mutate NAME       break the model's glue on purpose (ignore-svr12)\n"
@@ -446,6 +450,54 @@ static void find_host(const struct opts *o, struct host *h, unsigned versions_us
         probe(o, h, CONF_T_KERNEL, 0x11);
 }
 
+/*
+ * Copies @src into @dir (mode @mode) and points @path at the copy: a `make`
+ * in the same tree while the suite runs must not swap the binary or the
+ * guest under it. Returns 0 or -errno.
+ */
+static int snapshot(const char *dir, const char *name, char *path, size_t len, mode_t mode)
+{
+    char dst[PATH_MAX], buf[65536];
+    int in, out, err = 0;
+    ssize_t n;
+
+    if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= sizeof(dst))
+        return -ENAMETOOLONG;
+    in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (out < 0) {
+        err = -errno;
+        close(in);
+        return err;
+    }
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (write(out, buf, (size_t)n) != n) {
+            err = -EIO;
+            break;
+        }
+    if (n < 0)
+        err = -errno;
+    close(in);
+    if (close(out) && !err)
+        err = -errno;
+    if (!err)
+        snprintf(path, len, "%s", dst);
+    return err;
+}
+
+static void unsnapshot(const char *dir)
+{
+    char p[PATH_MAX];
+
+    snprintf(p, sizeof(p), "%s/lapis", dir);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/conformance.elf", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
 /* ---- planning ---- */
 
 static int model_auto_mode(const struct host *h, unsigned ioapic)
@@ -510,6 +562,7 @@ static void plan_cell(const struct opts *o, const struct host *h, struct row *r,
     c->p.ioapic = r->v->ioapic;
     c->p.xapic = r->v->xapic;
     c->p.cpus = (s->flags & CONF_F_SMP) ? 2 : 1;
+    c->slow = (s->flags & CONF_F_SLOW) != 0;
     c->ref = -1;
     c->state = CELL_PENDING;
 }
@@ -588,7 +641,7 @@ static void run_kvm(const struct opts *o, struct row *rows, size_t nrows)
                          columns[ci].target == CONF_T_KERNEL ? "kernel"
                          : columns[ci].target == CONF_T_USER ? "user"
                                                              : NULL);
-                if (conf_child_start(&j->ch, j->argv, o->timeout * 1000u)) {
+                if (conf_child_start(&j->ch, j->argv, o->timeout * 1000u * (c->slow ? 4u : 1u))) {
                     c->rec.status = 127;
                     c->state = CELL_DONE;
                     done++;
@@ -731,21 +784,36 @@ static void print_matrix(FILE *f, const struct row *rows, size_t nrows)
 
 static void print_notes(FILE *f, const struct row *rows, size_t nrows)
 {
-    /* One line per distinct reason a whole target was skipped. */
-    for (int ci = 0; ci < NCOLS; ci++) {
-        const char *why = NULL;
-        bool all = true;
-        for (size_t i = 0; i < nrows; i++) {
+    /* Each distinct reason for a skip, once, with the cells it covers. */
+    const char *seen[32];
+    unsigned nseen = 0;
+
+    for (size_t i = 0; i < nrows; i++) {
+        for (int ci = 0; ci < NCOLS; ci++) {
             const struct cell *c = &rows[i].cells[ci];
-            if (c->state == CELL_HIDDEN || c->state == CELL_VOID)
+            unsigned k, count = 0;
+            char cols[160] = "";
+            size_t off = 0;
+
+            if (c->state != CELL_NA)
                 continue;
-            if (c->state != CELL_NA || (why && strcmp(why, c->na) != 0))
-                all = false;
-            else
-                why = c->na;
+            for (k = 0; k < nseen && strcmp(seen[k], c->na) != 0; k++)
+                ;
+            if (k < nseen || nseen == 32)
+                continue;
+            seen[nseen++] = c->na;
+            for (int cj = 0; cj < NCOLS; cj++) {
+                unsigned in_col = 0;
+                for (size_t j = 0; j < nrows; j++)
+                    in_col += rows[j].cells[cj].state == CELL_NA &&
+                              strcmp(rows[j].cells[cj].na, c->na) == 0;
+                if (in_col && off < sizeof(cols) - 20)
+                    off += (size_t)snprintf(cols + off, sizeof(cols) - off, "%s%s", off ? " " : "",
+                                            columns[cj].name);
+                count += in_col;
+            }
+            fprintf(f, "skipped %u (%s): %s\n", count, cols, c->na);
         }
-        if (all && why)
-            fprintf(f, "note: %s skipped: %s\n", columns[ci].name, why);
     }
 }
 
@@ -883,6 +951,8 @@ int lapis_conformance_main(int argc, char **argv)
     struct row *rows;
     size_t nrows = 0, nkvm = 0, nmodel = 0;
     unsigned versions = 0, p, f, s;
+    char tmpdir[] = "/tmp/lapis-conformance.XXXXXX";
+    bool snapshotted = false;
     int rc = parse_opts(argc, argv, &o);
 
     if (rc)
@@ -910,9 +980,12 @@ int lapis_conformance_main(int argc, char **argv)
         free(rows);
         return 2;
     }
-    if (o.kinds & ~(1u << CONF_T_MODEL))
+    if (o.kinds & ~(1u << CONF_T_MODEL)) {
+        if (mkdtemp(tmpdir) && snapshot(tmpdir, "lapis", o.lapis, sizeof(o.lapis), 0700) == 0 &&
+            snapshot(tmpdir, "conformance.elf", o.guest, sizeof(o.guest), 0600) == 0)
+            snapshotted = true;
         find_host(&o, &h, versions);
-    else {
+    } else {
         memset(&h, 0, sizeof(h));
         snprintf(h.kvm_why, sizeof(h.kvm_why), "not selected");
     }
@@ -958,5 +1031,7 @@ int lapis_conformance_main(int argc, char **argv)
         }
     }
     free(rows);
+    if (snapshotted || strcmp(tmpdir, "/tmp/lapis-conformance.XXXXXX") != 0)
+        unsnapshot(tmpdir);
     return f ? 1 : 0;
 }
