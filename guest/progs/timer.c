@@ -26,6 +26,7 @@
 #define PERIODIC_FIRES        30u
 #define WAIT_MS               3000 /* bounds every wait; the host may be slow */
 #define CALIBRATE_COUNTS_DIV1 4000000u
+#define TRIES                 5 /* attempts at a step the guest must finish before a deadline */
 
 static volatile unsigned fires;
 static volatile uint64_t fire_tsc;
@@ -53,6 +54,15 @@ static void timer_off(void)
     lapic_write(APIC_TMICT, 0);
 }
 
+static void drain(void);
+
+/* TSC-deadline mode, disarmed, nothing pending: the start of each attempt. */
+static void timer_quiet(void)
+{
+    wrmsr(MSR_TSC_DEADLINE, 0);
+    drain();
+}
+
 /* Spins with interrupts on for @tsc ticks (bounded by WAIT_MS). */
 static void spin_tsc(uint64_t tsc)
 {
@@ -72,6 +82,21 @@ static bool wait_fires(unsigned n)
         cpu_relax();
     irq_disable();
     return fires >= n;
+}
+
+/*
+ * After the timer was stopped: lets a fire that was already pending in (it
+ * may wait for an exit on this host), until the vector is neither pending
+ * nor in service. Then any later fire means the timer still runs.
+ */
+static void drain(void)
+{
+    uint64_t bound = deadline_ms(WAIT_MS);
+    irq_enable();
+    while ((lapic_vector_bit(APIC_IRR, TIMER_VECTOR) || lapic_vector_bit(APIC_ISR, TIMER_VECTOR)) &&
+           !expired(bound))
+        cpu_relax();
+    irq_disable();
 }
 
 /*
@@ -163,13 +188,9 @@ static void test_periodic(uint64_t period_tsc)
     ok(!tmcct_bad, "periodic: TMCCT read in the handler is reloaded (<= TMICT, last %u)",
        fire_tmcct);
 
-    /*
-     * Writing TMICT 0 stops it. A fire already pending is let in first: on
-     * this host an interrupt pending at "sti" may wait for the next exit
-     * (kernel code is emulated), so give it a while.
-     */
+    /* Writing TMICT 0 stops it. */
     lapic_write(APIC_TMICT, 0);
-    spin_tsc(period_tsc * 20);
+    drain();
     unsigned stopped = fires;
     spin_tsc(period_tsc * 5);
     ok(fires == stopped && lapic_read(APIC_TMCCT) == 0,
@@ -200,7 +221,7 @@ static void test_tiny_period(uint64_t period_tsc)
     lapic_write(APIC_TMICT, 1);
     bool got = wait_fires(50);
     lapic_write(APIC_TMICT, 0);
-    spin_tsc(period_tsc * 2);
+    drain();
     unsigned stopped = fires;
     spin_tsc(period_tsc * 5);
     ok(got && fires == stopped,
@@ -220,14 +241,25 @@ static void test_tsc_deadline(uint64_t period_tsc)
     ok(lapic_read(APIC_TMICT) == 0, "TSC-deadline: TMICT writes are ignored");
 
     /*
-     * Deadlines are far enough ahead (20 periods) that a guest descheduled
-     * by a busy host still gets to its next step first.
+     * A step that must happen before a deadline (20 periods ahead) is tried
+     * again if the guest itself was too slow to get there in time (a busy
+     * host deschedules it): that is not the timer's fault. TRIES bounds it.
      */
-    fires = 0;
-    fire_tsc = 0;
-    uint64_t deadline = rdtsc() + period_tsc * 20;
-    wrmsr(MSR_TSC_DEADLINE, deadline);
-    ok(rdmsr(MSR_TSC_DEADLINE) == deadline, "TSC-deadline: the MSR reads back while armed");
+    bool back = false, in_time = false;
+    uint64_t deadline = 0;
+    for (unsigned t = 0; t < TRIES && !in_time; t++) {
+        timer_quiet();
+        fires = 0;
+        fire_tsc = 0;
+        deadline = rdtsc() + period_tsc * 20;
+        wrmsr(MSR_TSC_DEADLINE, deadline);
+        back = rdmsr(MSR_TSC_DEADLINE) == deadline;
+        in_time = rdtsc() + period_tsc < deadline;
+    }
+    if (in_time)
+        ok(back, "TSC-deadline: the MSR reads back while armed");
+    else
+        skip("TSC-deadline read-back: the guest never got there before the deadline");
     bool fired = wait_fires(1);
     ok(fired && fire_tsc >= deadline,
        "TSC-deadline: fired with the TSC %s the deadline (by %ld ticks)",
@@ -243,20 +275,40 @@ static void test_tsc_deadline(uint64_t period_tsc)
     ok(fired, "TSC-deadline: a deadline in the past fires (%u)", fires);
 
     /* Writing 0 disarms. */
-    fires = 0;
-    wrmsr(MSR_TSC_DEADLINE, rdtsc() + period_tsc * 20);
-    wrmsr(MSR_TSC_DEADLINE, 0);
-    spin_tsc(period_tsc * 25);
-    ok(fires == 0, "TSC-deadline: writing 0 disarms (%u fires)", fires);
+    in_time = false;
+    for (unsigned t = 0; t < TRIES && !in_time; t++) {
+        timer_quiet();
+        fires = 0;
+        deadline = rdtsc() + period_tsc * 20;
+        wrmsr(MSR_TSC_DEADLINE, deadline);
+        wrmsr(MSR_TSC_DEADLINE, 0);
+        in_time = rdtsc() + period_tsc < deadline;
+        spin_tsc(period_tsc * 25);
+    }
+    if (in_time)
+        ok(fires == 0, "TSC-deadline: writing 0 disarms (%u fires)", fires);
+    else
+        skip("TSC-deadline disarm: the guest never got there before the deadline");
 
     /* Leaving the mode disarms too, and the MSR is ignored outside it. */
-    wrmsr(MSR_TSC_DEADLINE, rdtsc() + period_tsc * 20);
-    lapic_write(APIC_LVTT, TIMER_VECTOR); /* one-shot */
-    wrmsr(MSR_TSC_DEADLINE, rdtsc() + period_tsc * 20);
-    spin_tsc(period_tsc * 25);
-    ok(fires == 0 && rdmsr(MSR_TSC_DEADLINE) == 0,
-       "TSC-deadline: a mode change disarms, the MSR is ignored in one-shot mode (%u fires)",
-       fires);
+    in_time = false;
+    for (unsigned t = 0; t < TRIES && !in_time; t++) {
+        timer_quiet();
+        lapic_write(APIC_LVTT, LVTT_TSCDL | TIMER_VECTOR);
+        fires = 0;
+        deadline = rdtsc() + period_tsc * 20;
+        wrmsr(MSR_TSC_DEADLINE, deadline);
+        lapic_write(APIC_LVTT, TIMER_VECTOR); /* one-shot */
+        wrmsr(MSR_TSC_DEADLINE, rdtsc() + period_tsc * 2);
+        in_time = rdtsc() + period_tsc < deadline;
+        spin_tsc(period_tsc * 25);
+    }
+    if (in_time)
+        ok(fires == 0 && rdmsr(MSR_TSC_DEADLINE) == 0,
+           "TSC-deadline: a mode change disarms, the MSR is ignored in one-shot mode (%u fires)",
+           fires);
+    else
+        skip("TSC-deadline mode change: the guest never got there before the deadline");
     timer_off();
 }
 
