@@ -210,6 +210,11 @@ static void test_logical(void)
     expect("xAPIC flat, logical 0x04", 0x57, 0, 0);
     /* Lowest priority to both: exactly one takes it. */
     lapic_send_ipi(0x03, ICR_LOGICAL | ICR_LOWEST | 0x58);
+    uint64_t end = deadline_ms(WAIT_MS);
+    irq_enable();
+    while (got(0, 0x58) + got(1, 0x58) == 0 && !expired(end))
+        cpu_relax();
+    irq_disable();
     settle(0x58, 0, 0);
     ok(got(0, 0x58) + got(1, 0x58) == 1,
        "xAPIC flat, lowest priority to 0x03: taken once (BSP %u, AP %u)", got(0, 0x58),
