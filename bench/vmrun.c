@@ -64,14 +64,28 @@ struct event {
 static struct event events[64];
 static unsigned nevents;
 
-static void add_event(const char *name, const char *tp, const char *fmt, unsigned long value)
+/* @filter is copied; NULL or "" for none. */
+static struct event *add_event(const char *name, const char *tp, const char *filter)
 {
     struct event *e = &events[nevents++];
 
     e->name = name;
     e->tracepoint = tp;
     e->fd = -1;
-    snprintf(e->filter, sizeof(e->filter), fmt, value);
+    snprintf(e->filter, sizeof(e->filter), "%s", filter ? filter : "");
+    return e;
+}
+
+static void add_exit(const char *name, unsigned reason)
+{
+    struct event *e = add_event(name, "kvm/kvm_userspace_exit", NULL);
+    snprintf(e->filter, sizeof(e->filter), "errno == 0 && reason == %u", reason);
+}
+
+static void add_syscall(const char *name, long nr)
+{
+    struct event *e = add_event(name, "raw_syscalls/sys_enter", NULL);
+    snprintf(e->filter, sizeof(e->filter), "id == %ld", nr);
 }
 
 /*
@@ -100,14 +114,14 @@ static void default_events(void)
     static const char sys_tp[] = "raw_syscalls/sys_enter";
 
     /* errno != 0: KVM_RUN returned early (signal, immediate_exit); reason is stale then. */
-    add_event("exit.total", exit_tp, "errno == 0", 0);
-    add_event("exit.io", exit_tp, "errno == 0 && reason == %lu", KVM_EXIT_IO);
-    add_event("exit.mmio", exit_tp, "errno == 0 && reason == %lu", KVM_EXIT_MMIO);
-    add_event("exit.ioapic_eoi", exit_tp, "errno == 0 && reason == %lu", KVM_EXIT_IOAPIC_EOI);
-    add_event("exit.hlt", exit_tp, "errno == 0 && reason == %lu", KVM_EXIT_HLT);
-    add_event("exit.intr", exit_tp, "errno == 0 && reason == %lu", KVM_EXIT_INTR);
-    add_event("exit.interrupted", exit_tp, "errno != 0", 0);
-    add_event("ioctl.total", ioctl_tp, "", 0);
+    add_event("exit.total", exit_tp, "errno == 0");
+    add_exit("exit.io", KVM_EXIT_IO);
+    add_exit("exit.mmio", KVM_EXIT_MMIO);
+    add_exit("exit.ioapic_eoi", KVM_EXIT_IOAPIC_EOI);
+    add_exit("exit.hlt", KVM_EXIT_HLT);
+    add_exit("exit.intr", KVM_EXIT_INTR);
+    add_event("exit.interrupted", exit_tp, "errno != 0");
+    add_event("ioctl.total", ioctl_tp, NULL);
     add_ioctl("ioctl.KVM_RUN", KVM_RUN);
     add_ioctl("ioctl.KVM_IRQ_LINE", KVM_IRQ_LINE);
     add_ioctl("ioctl.KVM_IRQ_LINE_STATUS", KVM_IRQ_LINE_STATUS);
@@ -118,13 +132,13 @@ static void default_events(void)
     add_ioctl("ioctl.KVM_SET_LAPIC", KVM_SET_LAPIC);
     add_ioctl("ioctl.KVM_GET_MP_STATE", KVM_GET_MP_STATE);
     add_ioctl("ioctl.KVM_SET_MP_STATE", KVM_SET_MP_STATE);
-    add_event("syscall.total", sys_tp, "", 0);
-    add_event("syscall.ioctl", sys_tp, "id == %lu", SYS_ioctl);
-    add_event("syscall.futex", sys_tp, "id == %lu", SYS_futex);
-    add_event("syscall.write", sys_tp, "id == %lu", SYS_write);
-    add_event("syscall.read", sys_tp, "id == %lu", SYS_read);
-    add_event("syscall.ppoll", sys_tp, "id == %lu", SYS_ppoll);
-    add_event("syscall.poll", sys_tp, "id == %lu", SYS_poll);
+    add_event("syscall.total", sys_tp, NULL);
+    add_syscall("syscall.ioctl", SYS_ioctl);
+    add_syscall("syscall.futex", SYS_futex);
+    add_syscall("syscall.write", SYS_write);
+    add_syscall("syscall.read", SYS_read);
+    add_syscall("syscall.ppoll", SYS_ppoll);
+    add_syscall("syscall.poll", SYS_poll);
 }
 
 /* User-mode samples of the child: one task-clock event per CPU (inherited events may not
