@@ -39,6 +39,11 @@ $(BUILD)/tests/unit/test_conformance_model.o: CFLAGS += -Iconformance
 $(BUILD)/tests/test_conformance_model: $(CONF_LIB)
 $(BUILD)/tests/test_conformance_model: LDLIBS += $(BUILD)/liblapis.a
 
+# `lapis conformance`: main.c calls lapis_conformance_main() (lapis_conformance.h).
+$(BUILD)/src/cli/main.o: CFLAGS += -Iconformance
+$(BUILD)/lapis: $(CONF_LIB)
+$(BUILD)/lapis: LDLIBS += $(BUILD)/liblapis.a
+
 .PHONY: conformance conformance-build
 all: conformance-build
 conformance-build: $(CONF_BIN) $(CONF_GUEST_ELF) $(BUILD)/lapis

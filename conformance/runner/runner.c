@@ -817,6 +817,31 @@ static void print_notes(FILE *f, const struct row *rows, size_t nrows)
     }
 }
 
+/* Declared differences that did show: counted, and listed with --verbose. */
+static void print_declared(FILE *f, const struct row *rows, size_t nrows, bool verbose)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < nrows; i++) {
+        for (int ci = 0; ci < NCOLS; ci++) {
+            const struct cell *c = &rows[i].cells[ci];
+            for (size_t k = 0; c->state == CELL_DONE && k < c->declared.n; k++, n++) {
+                if (!verbose)
+                    continue;
+                fprintf(
+                    f, "declared %s@%s %s vs %s: %s = %s (%s)\n", rows[i].s->name, rows[i].v->name,
+                    columns[ci].name, columns[c->ref].name, c->declared.v[k].key,
+                    c->declared.v[k].value,
+                    conf_known_reason(rows[i].s->known, columns[ci].name, c->declared.v[k].key));
+            }
+        }
+    }
+    if (n && !verbose)
+        fprintf(f,
+                "%u declared differences showed (each scenario says why): --verbose lists them\n",
+                n);
+}
+
 static void print_failures(FILE *f, const struct row *rows, size_t nrows, bool verbose)
 {
     for (size_t i = 0; i < nrows; i++) {
@@ -1007,6 +1032,7 @@ int lapis_conformance_main(int argc, char **argv)
 
     print_matrix(stdout, rows, nrows);
     print_notes(stdout, rows, nrows);
+    print_declared(stdout, rows, nrows, o.verbose);
     print_failures(stdout, rows, nrows, o.verbose);
     if (o.json) {
         FILE *jf = strcmp(o.json, "-") == 0 ? stdout : fopen(o.json, "w");

@@ -13,9 +13,7 @@
 #include <stdio.h>
 
 #include "conf.h"
-
-/* `lapis conformance [options]`; @argv[0] is the command name. Returns the exit status. */
-int lapis_conformance_main(int argc, char **argv);
+#include "lapis_conformance.h"
 
 /* ---- one run's record (record.c) ---- */
 

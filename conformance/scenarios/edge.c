@@ -162,7 +162,7 @@ const struct conf_scenario conf_scenarios_edge[] = {
      CONF_V_X2, CONF_M_AUTO, 0, NULL},
     {"edge_coalesce", "two edges before the CPU takes the first are one interrupt", edge_coalesce,
      CONF_V_X2, CONF_M_AUTO, 0, NULL},
-    {"edge_in_service", "an edge while in service is taken after the EOI", edge_in_service,
+    {"edge_in_service", "a new edge during the handler is pending, then taken", edge_in_service,
      CONF_V_X2, CONF_M_AUTO, 0, NULL},
     {"edge_priority", "two pending edges are taken by priority class", edge_priority, CONF_V_X2,
      CONF_M_AUTO, 0, NULL},

@@ -534,7 +534,7 @@ const struct conf_scenario conf_scenarios_level[] = {
      lapic_isr_in_service, CONF_V_X2, CONF_M_ALL, CONF_F_NEEDS_ISR, NULL},
     {"level_redeliver_high", "an EOI with the line high delivers again", level_redeliver_high,
      CONF_V_X2, CONF_M_ALL, 0, NULL},
-    {"level_lowered_before_eoi", "line lowered in the handler before the EOI: no redelivery",
+    {"level_lowered_before_eoi", "line lowered before the CPU takes it: its EOI sends nothing more",
      level_lowered_before_eoi, CONF_V_X2, CONF_M_ALL, 0, NULL},
     {"level_eoi_outside_handler", "line lowered and EOI written after the handler returned",
      level_eoi_outside_handler, CONF_V_X2, CONF_M_ALL, CONF_F_NEEDS_ISR, NULL},
