@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "cli/options.h"
+#include "cli/snapshot_file.h"
 #include "kvm/probe.h"
+#include "kvm/snapshot.h"
 #include "kvm/stats.h"
 #include "kvm/vm.h"
 #include "loader/bzimage.h"
@@ -161,6 +163,8 @@ static enum lapis_eoi_request eoi_request(enum lapis_eoi_opt o)
     return LAPIS_EOI_REQ_AUTO;
 }
 
+static int run_restored(const struct lapis_config *cfg);
+
 static int cmd_run(const struct lapis_config *cfg)
 {
     char path[PATH_MAX], msg[PATH_MAX + 600], stats[768], cmdline[128];
@@ -177,12 +181,18 @@ static int cmd_run(const struct lapis_config *cfg)
         cfg->ioapic_version != 0x11)
         return usage_error("--irqchip kernel uses KVM's IOAPIC, which is version 0x11: drop "
                            "--ioapic-version or use --irqchip split");
+    if (cfg->restore)
+        return run_restored(cfg);
+    if (cfg->save && lapis_snapshot_check_path(cfg->save, &err))
+        return backend_error(&err);
 
     /* A Ctrl-C while the VM is being set up stays pending for lapis_vm_run (status 8). */
     sigset_t stopsigs;
     sigemptyset(&stopsigs);
     sigaddset(&stopsigs, SIGINT);
     sigaddset(&stopsigs, SIGTERM);
+    if (cfg->save)
+        sigaddset(&stopsigs, SIGUSR2); /* a save: kept pending until the VM runs */
     pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
 
     /* Files first: a bad input is reported before anything is created. */
@@ -228,7 +238,8 @@ static int cmd_run(const struct lapis_config *cfg)
     params.eoi = eoi_request(cfg->eoi);
     params.no_eoi_recovery = cfg->no_eoi_recovery;
     params.verbose = cfg->verbose;
-    if (lapis_vm_create(&params, &vm, &err)) {
+    if (lapis_vm_create(&params, &vm, &err) ||
+        (cfg->save && lapis_snapshot_attach(vm, cfg->save, &err))) {
         status = backend_error(&err);
         goto out;
     }
@@ -263,6 +274,107 @@ out:
     lapis_vm_destroy(vm);
     free(image);
     free(initrd);
+    return status;
+}
+
+/* With --restore, does an option given contradict the file? Then say which. */
+static int restore_conflict(const struct lapis_config *cfg, const struct lapis_vm_params *p,
+                            const char *file)
+{
+    char msg[PATH_MAX + 200];
+    const char *opt = NULL;
+    enum lapis_irqchip_opt chip =
+        p->kernel_irqchip ? LAPIS_OPT_IRQCHIP_KERNEL : LAPIS_OPT_IRQCHIP_SPLIT;
+
+    if (cfg->kernel || cfg->initrd || cfg->cmdline)
+        return usage_error("--restore continues the saved guest: drop --kernel, --initrd and "
+                           "--cmdline");
+    if (cfg->memory_set && cfg->memory != p->memory)
+        opt = "--memory";
+    else if (cfg->cpus_set && cfg->cpus != p->cpus)
+        opt = "--cpus";
+    else if (cfg->irqchip_set && cfg->irqchip != chip)
+        opt = "--irqchip";
+    else if (cfg->ioapic_version_set && cfg->ioapic_version != p->ioapic_version)
+        opt = "--ioapic-version";
+    else if (cfg->eoi_set && eoi_request(cfg->eoi) != p->eoi)
+        opt = "--eoi-suppression";
+    if (!opt)
+        return 0;
+    snprintf(msg, sizeof(msg),
+             "%s differs from the VM saved in '%s' (%lluM, %u vCPUs, irqchip %s, IOAPIC 0x%02x): "
+             "drop %s, --restore takes the VM's shape from the file",
+             opt, file, (unsigned long long)(p->memory >> 20), p->cpus,
+             p->kernel_irqchip ? "kernel" : "split", p->ioapic_version, opt);
+    return usage_error(msg);
+}
+
+/* lapis run --restore FILE: a saved VM instead of a kernel (kvm/snapshot.h). */
+static int run_restored(const struct lapis_config *cfg)
+{
+    char msg[PATH_MAX + 600], stats[768];
+    struct lapis_snap_file *file = calloc(1, sizeof(*file));
+    struct lapis_vm_params params;
+    struct lapis_err err = {0};
+    struct lapis_vm *vm = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int status;
+
+    if (!file) {
+        fprintf(stderr, "lapis: out of memory\n");
+        return LAPIS_STATUS_HOST;
+    }
+    memset(&params, 0, sizeof(params));
+    if (cfg->save && lapis_snapshot_check_path(cfg->save, &err)) {
+        status = backend_error(&err);
+        goto out;
+    }
+    sigset_t stopsigs;
+    sigemptyset(&stopsigs);
+    sigaddset(&stopsigs, SIGINT);
+    sigaddset(&stopsigs, SIGTERM);
+    sigaddset(&stopsigs, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
+
+    if (read_file("snapshot", "--restore", cfg->restore, UINT64_MAX, &data, &len, msg,
+                  sizeof(msg))) {
+        status = usage_error(msg);
+        goto out;
+    }
+    if (lapis_snap_parse(data, len, file, err.msg, sizeof(err.msg))) {
+        snprintf(msg, sizeof(msg), "snapshot '%s' refused: %s", cfg->restore, err.msg);
+        status = usage_error(msg);
+        goto out;
+    }
+    if (lapis_snapshot_params(file, &params, &err)) {
+        status = backend_error(&err);
+        goto out;
+    }
+    if ((status = restore_conflict(cfg, &params, cfg->restore)))
+        goto out;
+    params.no_eoi_recovery = cfg->no_eoi_recovery;
+    params.verbose = cfg->verbose;
+    if (lapis_vm_create(&params, &vm, &err) || lapis_snapshot_attach(vm, cfg->save, &err) ||
+        lapis_snapshot_restore(vm, file, &err)) {
+        status = backend_error(&err);
+        goto out;
+    }
+    free(data); /* everything is in the VM now */
+    data = NULL;
+    if (cfg->verbose)
+        fprintf(stderr, "lapis: restored '%s'\n", cfg->restore);
+
+    status = lapis_vm_run(vm, msg, sizeof(msg));
+    if (msg[0])
+        fprintf(stderr, "lapis: %s\n", msg);
+    lapis_vm_format_stats(vm, stats, sizeof(stats));
+    fprintf(stderr, "lapis: %s status=%d\n", stats, status);
+    lapis_vm_stats_from_env(vm, status);
+out:
+    lapis_vm_destroy(vm);
+    free(data);
+    free(file);
     return status;
 }
 

@@ -45,6 +45,10 @@ static const char usage_text[] =
     "                         Directed EOI policy (default auto: enable with an\n"
     "                         0x20 IOAPIC, disable with 0x11)\n"
     "  --verbose              print what was negotiated with KVM\n"
+    "  --save FILE            where the VM is saved when the guest asks (port 0x4F0)\n"
+    "                         or on SIGUSR2 (then lapis exits with status 0)\n"
+    "  --restore FILE         continue a saved VM (its RAM, vCPUs, interrupt\n"
+    "                         controllers); the VM's shape comes from the file\n"
     "\n"
     "exit status: 0 guest powered off, odd: isa-debug-exit, 2 bad usage,\n"
     "4 host/KVM failure, 6 guest crashed, 8 stopped by a signal\n";
@@ -192,6 +196,7 @@ static int apply_memory(struct lapis_config *cfg, const char *val, char *err, si
         return fail(err, errlen, "--memory '%s' is too small: at least %lluM", val,
                     (unsigned long long)(LAPIS_MIN_MEMORY >> 20));
     cfg->memory = bytes;
+    cfg->memory_set = true;
     return 0;
 }
 
@@ -205,6 +210,7 @@ static int apply_cpus(struct lapis_config *cfg, const char *val, char *err, size
     if (n < 1 || n > LAPIS_MAX_CPUS)
         return fail(err, errlen, "--cpus %s is out of range: use 1..%u", val, LAPIS_MAX_CPUS);
     cfg->cpus = (unsigned)n;
+    cfg->cpus_set = true;
     return 0;
 }
 
@@ -218,6 +224,7 @@ static int apply_irqchip(struct lapis_config *cfg, const char *val, char *err, s
         cfg->irqchip = LAPIS_OPT_IRQCHIP_USER;
     else
         return fail(err, errlen, "--irqchip '%s' is not known: use split, kernel or user", val);
+    cfg->irqchip_set = true;
     return 0;
 }
 
@@ -262,6 +269,7 @@ static int apply_eoi(struct lapis_config *cfg, const char *val, char *err, size_
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (!strcmp(val, lapis_eoi_opt_name(all[i]))) {
             cfg->eoi = all[i];
+            cfg->eoi_set = true;
             return 0;
         }
     }
@@ -297,6 +305,22 @@ static int apply_json(struct lapis_config *cfg, const char *val, char *err, size
     return 0;
 }
 
+static int apply_save(struct lapis_config *cfg, const char *val, char *err, size_t errlen)
+{
+    if (!*val)
+        return fail(err, errlen, "--save needs a file name");
+    cfg->save = val;
+    return 0;
+}
+
+static int apply_restore(struct lapis_config *cfg, const char *val, char *err, size_t errlen)
+{
+    if (!*val)
+        return fail(err, errlen, "--restore needs a file name");
+    cfg->restore = val;
+    return 0;
+}
+
 static const struct option_def {
     const char *name; /* without the leading "--" */
     bool has_arg;
@@ -313,6 +337,8 @@ static const struct option_def {
     {"eoi-suppression", true, CMD_BIT(LAPIS_CMD_RUN), apply_eoi},
     {"verbose", false, CMD_BIT(LAPIS_CMD_RUN) | CMD_BIT(LAPIS_CMD_PROBE), apply_verbose},
     {"json", false, CMD_BIT(LAPIS_CMD_PROBE), apply_json},
+    {"save", true, CMD_BIT(LAPIS_CMD_RUN), apply_save},
+    {"restore", true, CMD_BIT(LAPIS_CMD_RUN), apply_restore},
     /* Debugging, not in --help: never release held-back EOI exits (spec eoi.md §7). */
     {"no-eoi-recovery", false, CMD_BIT(LAPIS_CMD_RUN), apply_no_eoi_recovery},
 };

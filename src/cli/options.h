@@ -51,6 +51,10 @@ struct lapis_config {
     enum lapis_eoi_opt eoi;
     bool verbose;
     bool no_eoi_recovery; /* hidden --no-eoi-recovery: lets lapis probe see spec §7 happen */
+    const char *save;     /* --save FILE: where a save goes (port 0x4F0, SIGUSR2); NULL: none */
+    const char *restore;  /* --restore FILE: continue a saved VM instead of booting */
+    /* Given explicitly (with --restore they must match the file). */
+    bool memory_set, cpus_set, irqchip_set, eoi_set;
     /* probe */
     bool json;
 };

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "snapshot.h"
 #include "userapic.h"
 #include "x86_setup.h"
 
@@ -191,6 +192,7 @@ void lapis_vm_destroy(struct lapis_vm *vm)
 {
     if (!vm)
         return;
+    lapis_snapshot_detach(vm);
     if (vm->irqchip_ready)
         lapis_irqchip_destroy(&vm->irqchip);
     if (vm->board_ready)
@@ -470,6 +472,35 @@ static void handle_exit(struct lapis_vcpu *v)
     }
 }
 
+/*
+ * A save (snapshot.c) wants every vCPU out of KVM_RUN with its last exit
+ * completed: KVM_RUN with immediate_exit finishes the exit's I/O without
+ * running the guest (KVM's api.rst), then the thread waits for the save.
+ */
+static void pause_point(struct lapis_vcpu *v)
+{
+    while (!lapis_vm_stopping(v->vm)) {
+        __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+        if (lapis_kvm_run(v->fd) == 0) {
+            handle_exit(v); /* completing it made another exit (a split MMIO access) */
+            continue;
+        }
+        if (errno != EINTR && errno != EAGAIN) {
+            lapis_vm_stop(v->vm, LAPIS_STATUS_HOST, "KVM_RUN on vCPU %u failed: %s", v->index,
+                          strerror(errno));
+            return;
+        }
+        lapis_snapshot_vcpu_paused(v->vm->snap, v);
+        return;
+    }
+}
+
+void lapis_vm_kick_all(struct lapis_vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        kick(&vm->vcpus[i]);
+}
+
 static void *vcpu_main(void *arg)
 {
     struct lapis_vcpu *v = arg;
@@ -488,6 +519,10 @@ static void *vcpu_main(void *arg)
         __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         if (lapis_vm_stopping(vm))
             break;
+        if (vm->snap && lapis_snapshot_pause_requested(vm->snap)) {
+            pause_point(v);
+            continue;
+        }
         for (unsigned i = 0; i < 4; i++) {
             want[i] = __atomic_exchange_n(&v->recover[i], 0, __ATOMIC_SEQ_CST);
             any |= want[i] != 0;
@@ -532,6 +567,8 @@ int lapis_vm_run(struct lapis_vm *vm, char *msg, size_t msglen)
     sigemptyset(&stopsigs);
     sigaddset(&stopsigs, SIGINT);
     sigaddset(&stopsigs, SIGTERM);
+    if (vm->snap)
+        sigaddset(&stopsigs, SIGUSR2); /* save and stop (snapshot.h) */
     sigaddset(&stopsigs, KICK_SIGNAL);
     pthread_sigmask(SIG_BLOCK, &stopsigs, &old);
     sigdelset(&stopsigs, KICK_SIGNAL);
@@ -555,18 +592,26 @@ int lapis_vm_run(struct lapis_vm *vm, char *msg, size_t msglen)
     }
 
     while (!lapis_vm_stopping(vm)) {
-        struct pollfd pfd[2] = {{.fd = vm->stop_eventfd, .events = POLLIN},
-                                {.fd = sfd, .events = POLLIN}};
-        if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+        struct pollfd pfd[3] = {
+            {.fd = vm->stop_eventfd, .events = POLLIN},
+            {.fd = sfd, .events = POLLIN},
+            {.fd = vm->snap ? lapis_snapshot_fd(vm->snap) : -1, .events = POLLIN}};
+        if (poll(pfd, 3, -1) < 0 && errno != EINTR) {
             lapis_vm_stop(vm, LAPIS_STATUS_HOST, "poll failed: %s", strerror(errno));
             break;
         }
         if (pfd[1].revents & POLLIN) {
             struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == sizeof(si))
-                lapis_vm_stop(vm, LAPIS_STATUS_SIGNAL, "stopped by %s",
-                              si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGUSR2)
+                    lapis_snapshot_request(vm->snap, LAPIS_SNAPSHOT_REQ_STOP);
+                else
+                    lapis_vm_stop(vm, LAPIS_STATUS_SIGNAL, "stopped by %s",
+                                  si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            }
         }
+        if (pfd[2].revents & POLLIN)
+            lapis_snapshot_service(vm);
     }
 
     lapis_userapic_wake_all(vm->irqchip.user); /* vCPUs blocked in HLT or wait-for-SIPI */

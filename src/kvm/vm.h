@@ -51,6 +51,7 @@ enum lapis_exit_kind {
 };
 
 struct kvm_run;
+struct lapis_snapshot;
 struct kvm_cpuid2;
 
 struct lapis_vcpu {
@@ -86,8 +87,9 @@ struct lapis_vm {
     bool stopping; /* read atomically by vCPU threads */
     int stop_status;
     char stop_msg[256];
-    int stop_eventfd; /* wakes the thread in lapis_vm_run() */
-    bool trace_exits; /* LAPIS_TRACE=exit */
+    int stop_eventfd;            /* wakes the thread in lapis_vm_run() */
+    bool trace_exits;            /* LAPIS_TRACE=exit */
+    struct lapis_snapshot *snap; /* --save / --restore (snapshot.h), else NULL */
 };
 
 /* Opens KVM and creates the VM, its RAM, irqchip, devices and vCPUs. */
@@ -112,6 +114,8 @@ int lapis_vm_run(struct lapis_vm *vm, char *msg, size_t msglen);
 void lapis_vm_stop(struct lapis_vm *vm, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool lapis_vm_stopping(const struct lapis_vm *vm);
+/* Kicks every vCPU out of KVM_RUN (for a save: snapshot.c). */
+void lapis_vm_kick_all(struct lapis_vm *vm);
 /* Makes @v leave KVM_RUN (or not enter it) and look at its requests. Any thread. */
 void lapis_vm_kick_vcpu(struct lapis_vcpu *v);
 
