@@ -30,20 +30,24 @@ static void level_handler(struct irq_frame *f)
 {
     (void)f;
     unsigned n = ++deliveries;
-    if (lowered)
+    if (lowered && n > 2)
         late++;
     /* No exit to the VMM before the first LAPIC EOI: on this host (spec §7) a
      * userspace exit there makes KVM deliver the vector a second time. */
     if (n == 1)
         tmr_seen = lapic_vector_bit(APIC_TMR, VECTOR);
     if (!directed_round) {
-        /* Broadcast: the first EOI finds the line high, so the pin fires again. */
-        if (n >= 2) {
+        /* Broadcast: the first EOI finds the line high, so the pin fires again.
+         * The line is lowered only after "EOI; sync", while the redelivery
+         * waits in IRR behind IF=0: on this host KVM's LAPIC may report the
+         * EOI at injection time, at any exit, so lowering it before the
+         * second EOI would race (conformance/README). */
+        lapic_eoi();
+        sync();
+        if (n == 1) {
             irq_line(LINE, false);
             lowered = true;
         }
-        lapic_eoi();
-        sync();
         return;
     }
     /* Directed: EOI the LAPIC with the line still high; if the broadcast is
