@@ -18,6 +18,7 @@
 #include "cli/options.h"
 #include "cli/snapshot_file.h"
 #include "kvm/probe.h"
+#include "lapis_conformance.h"
 #include "kvm/snapshot.h"
 #include "kvm/stats.h"
 #include "kvm/vm.h"
@@ -432,6 +433,9 @@ int main(int argc, char **argv)
 
     /* Guest console output must not sit in a buffer when the VM stops. */
     setvbuf(stdout, NULL, _IONBF, 0);
+    /* The conformance runner parses its own options (--filter, --json, ...). */
+    if (argc > 1 && strcmp(argv[1], "conformance") == 0)
+        return lapis_conformance_main(argc - 1, argv + 1);
     if (lapis_options_parse(argc, argv, &cfg, err, sizeof(err)))
         return usage_error(err);
     for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)

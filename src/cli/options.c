@@ -26,6 +26,8 @@ static const struct {
 static const char usage_text[] =
     "usage: lapis run [options]      run a guest on KVM\n"
     "       lapis probe [--json]     report what this host's KVM offers\n"
+    "       lapis conformance [--filter GLOB] [--json FILE] [--list]\n"
+    "                                run the interrupt scenarios on KVM and the models\n"
     "       lapis --help | --version\n"
     "\n"
     "run options:\n"
