@@ -45,10 +45,11 @@ enum {
     TAG_KVM_IOAPIC,     /* ditto */
     TAG_KERNEL_LINES,   /* line levels lapis last gave KVM, one byte per pin */
 };
-/* Records of the DEVICES section. */
+/* Records of the DEVICES section (the board's devices, and KVM's VM-wide clock). */
 enum {
     TAG_UART = 1,
     TAG_FWCFG,
+    TAG_KVMCLOCK, /* struct kvm_clock_data: kvmclock goes on from where it was */
 };
 
 #define SECTION_VERSION  1u
@@ -591,6 +592,13 @@ static void save_devices(struct lapis_vm *vm, struct buf *b)
     memcpy(f + 4, &bd->fwcfg.offset, 4);
     pthread_mutex_unlock(&bd->fwcfg_lock);
     tlv_add(b, TAG_FWCFG, f, sizeof(f));
+
+    struct kvm_clock_data clock;
+    memset(&clock, 0, sizeof(clock));
+    if (lapis_kvm_ioctl(vm->fd, KVM_GET_CLOCK, &clock) == 0) {
+        clock.flags = 0; /* KVM_SET_CLOCK takes the value only */
+        tlv_add(b, TAG_KVMCLOCK, &clock, sizeof(clock));
+    }
 }
 
 /*
@@ -1029,8 +1037,21 @@ static int restore_devices(struct lapis_vm *vm, const struct lapis_snap_section 
                               "snapshot: the fw_cfg state names no item");
         }
         pthread_mutex_unlock(&bd->fwcfg_lock);
+        if (r)
+            return r;
     }
-    return r;
+    if (rec.val[TAG_KVMCLOCK]) {
+        struct kvm_clock_data clock;
+        if ((r = need(&rec, TAG_KVMCLOCK, sizeof(clock), "DEVICES", "KVM clock", err)))
+            return r;
+        memcpy(&clock, rec.val[TAG_KVMCLOCK], sizeof(clock));
+        if (lapis_kvm_ioctl(vm->fd, KVM_SET_CLOCK, &clock) < 0)
+            return lapis_err_set(err, LAPIS_ERR_HOST, errno,
+                                 "snapshot: KVM_SET_CLOCK failed: %s (this host cannot take the "
+                                 "guest's clock back)",
+                                 strerror(errno));
+    }
+    return 0;
 }
 
 static int restore_irqchip(struct lapis_vm *vm, const struct lapis_snap_section *sec,

@@ -143,6 +143,18 @@ eoi-foo|2|use auto, enable, disable or quirk|run --eoi-suppression foo
 eoi-case|2|use auto, enable, disable or quirk|run --eoi-suppression ENABLE
 eoi-empty|2|use auto, enable, disable or quirk|run --eoi-suppression=
 probe-memory|2|does not take --memory|probe --memory 1G
+save-missing-arg|2|--save needs a value|run --save
+save-empty|2|--save needs a file name|run --save=
+save-forgotten|2|got option '--cpus'|run --save --cpus 2
+save-no-dir|2|cannot create a file there|run --save /nonexistent-lapis-dir/x.snap
+save-dir|2|cannot create a file there|run --save /proc/1
+restore-missing-arg|2|--restore needs a value|run --restore
+restore-empty|2|--restore needs a file name|run --restore=
+restore-nope|2|not found|run --restore /nonexistent-lapis-dir/x.snap
+restore-dir|2|not a regular file|run --restore /
+restore-dev-null|2|not a regular file|run --restore /dev/null
+restore-elf|2|not a lapis snapshot|run --restore /proc/self/exe
+probe-save|2|does not take --save|probe --save x
 probe-kernel|2|does not take --kernel|probe --kernel x
 EOF
 
