@@ -3,9 +3,11 @@
 #include "acpi.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "bytes.h"
+#include "fail.h"
 
 #define HDR_LEN    36u
 #define RSDP_LEN   36u
@@ -19,34 +21,6 @@
 #define DSDT_MAX   256u /* our AML is far smaller */
 #define MAX_APICID 0xFFFFFFFEu
 
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-static void w16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void w32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void w64(uint8_t *p, uint64_t v)
-{
-    w32(p, (uint32_t)v);
-    w32(p + 4, (uint32_t)(v >> 32));
-}
-
 uint8_t lapis_acpi_sum(const uint8_t *p, size_t len)
 {
     uint8_t s = 0;
@@ -58,14 +32,14 @@ uint8_t lapis_acpi_sum(const uint8_t *p, size_t len)
 static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
 {
     memcpy(t, sig, 4);
-    w32(t + 4, len);
+    put_le32(t + 4, len);
     t[8] = rev;
     t[9] = 0; /* checksum, set last */
     memcpy(t + 10, "LAPIS ", 6);
     memcpy(t + 16, "LAPISVM ", 8);
-    w32(t + 24, 1);
+    put_le32(t + 24, 1);
     memcpy(t + 28, "LAPS", 4);
-    w32(t + 32, 1);
+    put_le32(t + 32, 1);
 }
 
 static void seal(uint8_t *t, uint32_t len)
@@ -81,7 +55,7 @@ static void gas(uint8_t *p, uint8_t space, uint8_t bits, uint8_t access, uint64_
     p[1] = bits;
     p[2] = 0;
     p[3] = access;
-    w64(p + 4, addr);
+    put_le64(p + 4, addr);
 }
 
 /* ---- AML ---- */
@@ -200,25 +174,25 @@ static uint32_t madt_len(const struct lapis_acpi_config *cfg, unsigned *nx2)
 static void write_madt(uint8_t *t, uint32_t len, const struct lapis_acpi_config *cfg, unsigned nx2)
 {
     header(t, "APIC", len, MADT_REV);
-    w32(t + 36, LAPIS_ACPI_LAPIC_ADDR);
-    w32(t + 40, cfg->pic ? LAPIS_MADT_PCAT_COMPAT : 0);
+    put_le32(t + 36, LAPIS_ACPI_LAPIC_ADDR);
+    put_le32(t + 40, cfg->pic ? LAPIS_MADT_PCAT_COMPAT : 0);
     uint8_t *p = t + 44;
     for (unsigned i = 0; i < cfg->ncpus; i++) {
         uint32_t id = apic_id(cfg, i);
         if (needs_x2apic(cfg, i)) {
             p[0] = LAPIS_MADT_X2APIC;
             p[1] = 16;
-            w16(p + 2, 0);
-            w32(p + 4, id);
-            w32(p + 8, 1); /* enabled */
-            w32(p + 12, i);
+            put_le16(p + 2, 0);
+            put_le32(p + 4, id);
+            put_le32(p + 8, 1); /* enabled */
+            put_le32(p + 12, i);
             p += 16;
         } else {
             p[0] = LAPIS_MADT_LAPIC;
             p[1] = 8;
             p[2] = (uint8_t)i; /* ACPI processor UID */
             p[3] = (uint8_t)id;
-            w32(p + 4, 1);
+            put_le32(p + 4, 1);
             p += 8;
         }
     }
@@ -227,16 +201,16 @@ static void write_madt(uint8_t *t, uint32_t len, const struct lapis_acpi_config 
     p[1] = 12;
     p[2] = cfg->ioapic_id;
     p[3] = 0;
-    w32(p + 4, ioapic);
-    w32(p + 8, cfg->ioapic_gsi_base);
+    put_le32(p + 4, ioapic);
+    put_le32(p + 8, cfg->ioapic_gsi_base);
     p += 12;
     if (cfg->pit) { /* the PIT's IRQ0 arrives on pin 2, edge, high (bus default) */
         p[0] = LAPIS_MADT_ISO;
         p[1] = 10;
         p[2] = 0; /* ISA */
         p[3] = 0;
-        w32(p + 4, cfg->ioapic_gsi_base + 2);
-        w16(p + 8, 0);
+        put_le32(p + 4, cfg->ioapic_gsi_base + 2);
+        put_le16(p + 8, 0);
         p += 10;
     }
     /* SCI: level, active high, as QEMU (our IOAPIC takes line levels, not polarity). */
@@ -244,20 +218,20 @@ static void write_madt(uint8_t *t, uint32_t len, const struct lapis_acpi_config 
     p[1] = 10;
     p[2] = 0;
     p[3] = LAPIS_ACPI_SCI_IRQ;
-    w32(p + 4, cfg->ioapic_gsi_base + LAPIS_ACPI_SCI_IRQ);
-    w16(p + 8, LAPIS_MADT_ISO_LEVEL_HIGH);
+    put_le32(p + 4, cfg->ioapic_gsi_base + LAPIS_ACPI_SCI_IRQ);
+    put_le16(p + 8, LAPIS_MADT_ISO_LEVEL_HIGH);
     p += 10;
     p[0] = LAPIS_MADT_LAPIC_NMI;
     p[1] = 6;
     p[2] = 0xFF; /* all processors */
-    w16(p + 3, 0);
+    put_le16(p + 3, 0);
     p[5] = 1; /* LINT1 */
     p += 6;
     if (nx2) {
         p[0] = LAPIS_MADT_X2APIC_NMI;
         p[1] = 12;
-        w16(p + 2, 0);
-        w32(p + 4, 0xFFFFFFFFu);
+        put_le16(p + 2, 0);
+        put_le32(p + 4, 0xFFFFFFFFu);
         p[8] = 1;
         p[9] = p[10] = p[11] = 0;
     }
@@ -269,17 +243,17 @@ static void write_fadt(uint8_t *t, const struct lapis_acpi_config *cfg, uint64_t
 {
     header(t, "FACP", FADT_LEN, FADT_REV);
     /* FACS only through X_FIRMWARE_CTRL (ACPI 6: not both); DSDT through both. */
-    w32(t + 36, 0);
-    w32(t + 40, (uint32_t)dsdt);
+    put_le32(t + 36, 0);
+    put_le32(t + 40, (uint32_t)dsdt);
     t[45] = 0; /* preferred PM profile: unspecified */
-    w16(t + 46, LAPIS_ACPI_SCI_IRQ);
-    w32(t + 48, 0); /* no SMI_CMD: always in ACPI mode */
-    w32(t + 56, LAPIS_ACPI_PM_BASE);
-    w32(t + 64, LAPIS_ACPI_PM1A_CNT);
-    t[88] = 4;           /* PM1_EVT_LEN */
-    t[89] = 2;           /* PM1_CNT_LEN */
-    w16(t + 96, 0x0FFF); /* C2 latency > 100: no C2 */
-    w16(t + 98, 0x0FFF); /* C3 latency > 1000: no C3 */
+    put_le16(t + 46, LAPIS_ACPI_SCI_IRQ);
+    put_le32(t + 48, 0); /* no SMI_CMD: always in ACPI mode */
+    put_le32(t + 56, LAPIS_ACPI_PM_BASE);
+    put_le32(t + 64, LAPIS_ACPI_PM1A_CNT);
+    t[88] = 4;                /* PM1_EVT_LEN */
+    t[89] = 2;                /* PM1_CNT_LEN */
+    put_le16(t + 96, 0x0FFF); /* C2 latency > 100: no C2 */
+    put_le16(t + 98, 0x0FFF); /* C3 latency > 1000: no C3 */
     t[108] = cfg->rtc ? LAPIS_ACPI_CMOS_CENTURY : 0;
     uint16_t boot = LAPIS_ACPI_BOOT_NO_VGA;
     if (cfg->pit || cfg->pic || cfg->rtc || cfg->com1)
@@ -288,14 +262,14 @@ static void write_fadt(uint8_t *t, const struct lapis_acpi_config *cfg, uint64_t
         boot |= LAPIS_ACPI_BOOT_8042;
     if (!cfg->rtc)
         boot |= LAPIS_ACPI_BOOT_NO_CMOS_RTC;
-    w16(t + 109, boot);
-    w32(t + 112, LAPIS_ACPI_FADT_WBINVD | LAPIS_ACPI_FADT_C1 | LAPIS_ACPI_FADT_PWR_BUTTON |
-                     LAPIS_ACPI_FADT_SLP_BUTTON | LAPIS_ACPI_FADT_RESET_REG);
+    put_le16(t + 109, boot);
+    put_le32(t + 112, LAPIS_ACPI_FADT_WBINVD | LAPIS_ACPI_FADT_C1 | LAPIS_ACPI_FADT_PWR_BUTTON |
+                          LAPIS_ACPI_FADT_SLP_BUTTON | LAPIS_ACPI_FADT_RESET_REG);
     gas(t + 116, GAS_IO, 8, ACC_BYTE, LAPIS_ACPI_RESET_PORT);
     t[128] = LAPIS_ACPI_RESET_VALUE;
     t[131] = 5; /* FADT minor version */
-    w64(t + 132, facs);
-    w64(t + 140, dsdt);
+    put_le64(t + 132, facs);
+    put_le64(t + 140, dsdt);
     gas(t + 148, GAS_IO, 32, ACC_WORD, LAPIS_ACPI_PM_BASE);
     gas(t + 172, GAS_IO, 16, ACC_WORD, LAPIS_ACPI_PM1A_CNT);
     memcpy(t + 268, "LAPIS\0\0\0", 8); /* hypervisor vendor identity */
@@ -355,7 +329,7 @@ int lapis_acpi_build(const struct lapis_guest_ram *ram, const struct lapis_acpi_
 
     uint8_t *f = AT(t.facs);
     memcpy(f, "FACS", 4);
-    w32(f + 4, FACS_LEN);
+    put_le32(f + 4, FACS_LEN);
     f[32] = 2; /* version */
 
     uint8_t *d = AT(t.dsdt);
@@ -368,23 +342,23 @@ int lapis_acpi_build(const struct lapis_guest_ram *ram, const struct lapis_acpi_
 
     uint8_t *x = AT(t.xsdt);
     header(x, "XSDT", xlen, 1);
-    w64(x + HDR_LEN, t.fadt);
-    w64(x + HDR_LEN + 8, t.madt);
+    put_le64(x + HDR_LEN, t.fadt);
+    put_le64(x + HDR_LEN + 8, t.madt);
     seal(x, xlen);
 
     uint8_t *r = AT(t.rsdt);
     header(r, "RSDT", rlen, 1);
-    w32(r + HDR_LEN, (uint32_t)t.fadt);
-    w32(r + HDR_LEN + 4, (uint32_t)t.madt);
+    put_le32(r + HDR_LEN, (uint32_t)t.fadt);
+    put_le32(r + HDR_LEN + 4, (uint32_t)t.madt);
     seal(r, rlen);
 
     uint8_t *p = AT(t.rsdp);
     memcpy(p, "RSD PTR ", 8);
     memcpy(p + 9, "LAPIS ", 6);
     p[15] = 2; /* ACPI 2.0+: XSDT */
-    w32(p + 16, (uint32_t)t.rsdt);
-    w32(p + 20, RSDP_LEN);
-    w64(p + 24, t.xsdt);
+    put_le32(p + 16, (uint32_t)t.rsdt);
+    put_le32(p + 20, RSDP_LEN);
+    put_le64(p + 24, t.xsdt);
     p[8] = (uint8_t)(0x100 - lapis_acpi_sum(p, 20));
     p[32] = (uint8_t)(0x100 - lapis_acpi_sum(p, RSDP_LEN));
 #undef AT

@@ -3,55 +3,16 @@
 #include "bzimage.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "elf.h"
 #include "unpack.h"
+#include "bytes.h"
+#include "fail.h"
 
 #define MIB (1ull << 20)
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p)
-{
-    return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)v);
-    wr32(p + 4, (uint32_t)(v >> 32));
-}
 
 static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -138,8 +99,9 @@ int lapis_e820_build(const struct lapis_guest_ram *ram, const struct lapis_e820_
 
 bool lapis_bzimage_is_bzimage(const uint8_t *img, size_t len)
 {
-    return img && len >= LAPIS_SETUP_HEADER + 4 && rd16(img + LAPIS_SETUP_BOOT_FLAG) == 0xAA55 &&
-           rd32(img + LAPIS_SETUP_HEADER) == LAPIS_SETUP_MAGIC;
+    return img && len >= LAPIS_SETUP_HEADER + 4 &&
+           get_le16(img + LAPIS_SETUP_BOOT_FLAG) == 0xAA55 &&
+           get_le32(img + LAPIS_SETUP_HEADER) == LAPIS_SETUP_MAGIC;
 }
 
 int lapis_bzimage_parse(const uint8_t *img, size_t len, struct lapis_bzimage_info *info, char *err,
@@ -151,13 +113,13 @@ int lapis_bzimage_parse(const uint8_t *img, size_t len, struct lapis_bzimage_inf
     if (len < LAPIS_SETUP_END_MAX)
         return fail(err, errlen, -ENOEXEC,
                     "kernel file is %zu bytes, too short for a Linux setup header", len);
-    if (rd32(img + LAPIS_SETUP_HEADER) != LAPIS_SETUP_MAGIC)
+    if (get_le32(img + LAPIS_SETUP_HEADER) != LAPIS_SETUP_MAGIC)
         return fail(err, errlen, -ENOEXEC,
                     "kernel file has no \"HdrS\" magic at 0x202: not a bzImage (or vmlinux ELF)");
-    if (rd16(img + LAPIS_SETUP_BOOT_FLAG) != LAPIS_BOOT_FLAG_MAGIC)
+    if (get_le16(img + LAPIS_SETUP_BOOT_FLAG) != LAPIS_BOOT_FLAG_MAGIC)
         return fail(err, errlen, -ENOEXEC, "bzImage boot_flag at 0x1FE is 0x%04x, not 0xAA55",
-                    rd16(img + LAPIS_SETUP_BOOT_FLAG));
-    info->version = rd16(img + LAPIS_SETUP_VERSION);
+                    get_le16(img + LAPIS_SETUP_BOOT_FLAG));
+    info->version = get_le16(img + LAPIS_SETUP_VERSION);
     unsigned maj = info->version >> 8, min = info->version & 0xFF;
     if (info->version < LAPIS_BOOT_PROTO_MIN)
         return fail(err, errlen, -EOPNOTSUPP,
@@ -176,13 +138,13 @@ int lapis_bzimage_parse(const uint8_t *img, size_t len, struct lapis_bzimage_inf
                     info->header_end);
     info->setup_sects = img[LAPIS_SETUP_SECTS] ? img[LAPIS_SETUP_SECTS] : 4;
     info->loadflags = img[LAPIS_SETUP_LOADFLAGS];
-    info->xloadflags = rd16(img + LAPIS_SETUP_XLOADFLAGS);
+    info->xloadflags = get_le16(img + LAPIS_SETUP_XLOADFLAGS);
     info->relocatable = img[LAPIS_SETUP_RELOCATABLE] != 0;
-    info->kernel_alignment = rd32(img + LAPIS_SETUP_KERNEL_ALIGN);
-    info->initrd_addr_max = rd32(img + LAPIS_SETUP_INITRD_MAX);
-    info->cmdline_size = rd32(img + LAPIS_SETUP_CMDLINE_SIZE);
-    info->pref_address = rd64(img + LAPIS_SETUP_PREF_ADDRESS);
-    info->init_size = rd32(img + LAPIS_SETUP_INIT_SIZE);
+    info->kernel_alignment = get_le32(img + LAPIS_SETUP_KERNEL_ALIGN);
+    info->initrd_addr_max = get_le32(img + LAPIS_SETUP_INITRD_MAX);
+    info->cmdline_size = get_le32(img + LAPIS_SETUP_CMDLINE_SIZE);
+    info->pref_address = get_le64(img + LAPIS_SETUP_PREF_ADDRESS);
+    info->init_size = get_le32(img + LAPIS_SETUP_INIT_SIZE);
 
     if (!(info->loadflags & LAPIS_LOADFLAG_LOADED_HIGH))
         return fail(err, errlen, -EOPNOTSUPP,
@@ -201,7 +163,7 @@ int lapis_bzimage_parse(const uint8_t *img, size_t len, struct lapis_bzimage_inf
                     (unsigned long long)info->pref_address, al);
 
     info->kernel_offset = (uint64_t)(info->setup_sects + 1) * 512;
-    uint32_t syssize = rd32(img + LAPIS_SETUP_SYSSIZE);
+    uint32_t syssize = get_le32(img + LAPIS_SETUP_SYSSIZE);
     info->kernel_size = (uint64_t)syssize * 16;
     if (info->kernel_offset >= len || info->kernel_size == 0 ||
         info->kernel_size > len - info->kernel_offset)
@@ -210,7 +172,8 @@ int lapis_bzimage_parse(const uint8_t *img, size_t len, struct lapis_bzimage_inf
                     "file has %zu",
                     info->setup_sects, syssize,
                     (unsigned long long)(info->kernel_offset + info->kernel_size), len);
-    uint32_t poff = rd32(img + LAPIS_SETUP_PAYLOAD_OFF), plen = rd32(img + LAPIS_SETUP_PAYLOAD_LEN);
+    uint32_t poff = get_le32(img + LAPIS_SETUP_PAYLOAD_OFF),
+             plen = get_le32(img + LAPIS_SETUP_PAYLOAD_LEN);
     if ((uint64_t)poff + plen > info->kernel_size)
         return fail(err, errlen, -ENOEXEC,
                     "bzImage payload (offset 0x%x, length 0x%x) lies outside the protected-mode "
@@ -332,17 +295,17 @@ static int plan_rest(const struct lapis_guest_ram *ram, const struct lapis_linux
 /* The minimal setup header a bare vmlinux gets (boot_params offsets). */
 static void synth_header(uint8_t *bp)
 {
-    wr16(bp + LAPIS_SETUP_BOOT_FLAG, LAPIS_BOOT_FLAG_MAGIC);
+    put_le16(bp + LAPIS_SETUP_BOOT_FLAG, LAPIS_BOOT_FLAG_MAGIC);
     bp[LAPIS_SETUP_JUMP + 1] = (uint8_t)(LAPIS_SETUP_INIT_SIZE + 4 - (LAPIS_SETUP_JUMP + 2));
-    wr32(bp + LAPIS_SETUP_HEADER, LAPIS_SETUP_MAGIC);
-    wr16(bp + LAPIS_SETUP_VERSION, LAPIS_BOOT_PROTO_SYNTH);
-    wr16(bp + LAPIS_SETUP_VID_MODE, 0xFFFF);
+    put_le32(bp + LAPIS_SETUP_HEADER, LAPIS_SETUP_MAGIC);
+    put_le16(bp + LAPIS_SETUP_VERSION, LAPIS_BOOT_PROTO_SYNTH);
+    put_le16(bp + LAPIS_SETUP_VID_MODE, 0xFFFF);
     bp[LAPIS_SETUP_LOADFLAGS] = LAPIS_LOADFLAG_LOADED_HIGH;
-    wr32(bp + LAPIS_SETUP_INITRD_MAX, 0x7FFFFFFF);
-    wr32(bp + LAPIS_SETUP_KERNEL_ALIGN, 0x200000);
+    put_le32(bp + LAPIS_SETUP_INITRD_MAX, 0x7FFFFFFF);
+    put_le32(bp + LAPIS_SETUP_KERNEL_ALIGN, 0x200000);
     bp[LAPIS_SETUP_RELOCATABLE] = 0;
-    wr16(bp + LAPIS_SETUP_XLOADFLAGS, LAPIS_XLF_KERNEL_64);
-    wr32(bp + LAPIS_SETUP_CMDLINE_SIZE, LAPIS_VMLINUX_CMDLINE_SIZE);
+    put_le16(bp + LAPIS_SETUP_XLOADFLAGS, LAPIS_XLF_KERNEL_64);
+    put_le32(bp + LAPIS_SETUP_CMDLINE_SIZE, LAPIS_VMLINUX_CMDLINE_SIZE);
 }
 
 /*
@@ -367,28 +330,28 @@ static void write_boot_data(const struct lapis_guest_ram *ram, const uint8_t *hd
     uint8_t *cl = lapis_ram_ptr(ram, LAPIS_LINUX_CMDLINE_ADDR, pl->cmdline_len + 1);
     memcpy(cl, cmd, pl->cmdline_len);
     cl[pl->cmdline_len] = 0;
-    wr32(bp + LAPIS_SETUP_CMD_LINE_PTR, (uint32_t)LAPIS_LINUX_CMDLINE_ADDR);
-    wr32(bp + LAPIS_BP_EXT_CMD_LINE, 0);
+    put_le32(bp + LAPIS_SETUP_CMD_LINE_PTR, (uint32_t)LAPIS_LINUX_CMDLINE_ADDR);
+    put_le32(bp + LAPIS_BP_EXT_CMD_LINE, 0);
 
     if (cfg->initrd_size) {
         uint8_t *dst = lapis_ram_ptr(ram, pl->initrd_addr, cfg->initrd_size);
         memcpy(dst, cfg->initrd, cfg->initrd_size);
-        wr32(bp + LAPIS_SETUP_RAMDISK_IMG, (uint32_t)pl->initrd_addr);
-        wr32(bp + LAPIS_SETUP_RAMDISK_SIZE, (uint32_t)cfg->initrd_size);
-        wr32(bp + LAPIS_BP_EXT_RAMDISK, (uint32_t)(pl->initrd_addr >> 32));
-        wr32(bp + LAPIS_BP_EXT_RAMDISK + 4, (uint32_t)(cfg->initrd_size >> 32));
+        put_le32(bp + LAPIS_SETUP_RAMDISK_IMG, (uint32_t)pl->initrd_addr);
+        put_le32(bp + LAPIS_SETUP_RAMDISK_SIZE, (uint32_t)cfg->initrd_size);
+        put_le32(bp + LAPIS_BP_EXT_RAMDISK, (uint32_t)(pl->initrd_addr >> 32));
+        put_le32(bp + LAPIS_BP_EXT_RAMDISK + 4, (uint32_t)(cfg->initrd_size >> 32));
     } else {
-        wr32(bp + LAPIS_SETUP_RAMDISK_IMG, 0);
-        wr32(bp + LAPIS_SETUP_RAMDISK_SIZE, 0);
+        put_le32(bp + LAPIS_SETUP_RAMDISK_IMG, 0);
+        put_le32(bp + LAPIS_SETUP_RAMDISK_SIZE, 0);
     }
-    wr64(bp + LAPIS_BP_ACPI_RSDP, cfg->acpi_rsdp);
+    put_le64(bp + LAPIS_BP_ACPI_RSDP, cfg->acpi_rsdp);
 
     bp[LAPIS_BP_E820_ENTRIES] = (uint8_t)lo->e820_entries;
     for (unsigned i = 0; i < lo->e820_entries; i++) {
         uint8_t *e = bp + LAPIS_BP_E820_TABLE + i * LAPIS_E820_ENTRY_BYTES;
-        wr64(e, lo->e820[i].addr);
-        wr64(e + 8, lo->e820[i].size);
-        wr32(e + 16, lo->e820[i].type);
+        put_le64(e, lo->e820[i].addr);
+        put_le64(e + 8, lo->e820[i].size);
+        put_le32(e + 16, lo->e820[i].type);
     }
 
     lo->boot_params = LAPIS_LINUX_BOOT_PARAMS;

@@ -3,9 +3,11 @@
 #include "elf.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "bytes.h"
+#include "fail.h"
 
 #define EI_CLASS    4
 #define EI_DATA     5
@@ -20,33 +22,6 @@
 #define EHDR64_SIZE 64u
 #define PHDR32_SIZE 32u
 #define PHDR64_SIZE 56u
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32);
-}
 
 bool lapis_elf_is_elf(const uint8_t *image, size_t len)
 {
@@ -81,9 +56,9 @@ int lapis_elf_parse(const uint8_t *image, size_t len, struct lapis_elf_info *inf
                     "ELF%d file is truncated: the header needs %zu bytes, file has %zu",
                     is64 ? 64 : 32, ehsize, len);
 
-    uint16_t type = le16(image + 16);
-    uint16_t machine = le16(image + 18);
-    uint32_t version = le32(image + 20);
+    uint16_t type = get_le16(image + 16);
+    uint16_t machine = get_le16(image + 18);
+    uint32_t version = get_le32(image + 20);
     if (type != ET_EXEC)
         return fail(err, errlen, -ENOEXEC,
                     "ELF type %u is not loadable: only executables (ET_EXEC, 2) are", type);
@@ -96,16 +71,16 @@ int lapis_elf_parse(const uint8_t *image, size_t len, struct lapis_elf_info *inf
     uint64_t entry, phoff;
     uint32_t phentsize, phnum, min_phent;
     if (is64) {
-        entry = le64(image + 24);
-        phoff = le64(image + 32);
-        phentsize = le16(image + 54);
-        phnum = le16(image + 56);
+        entry = get_le64(image + 24);
+        phoff = get_le64(image + 32);
+        phentsize = get_le16(image + 54);
+        phnum = get_le16(image + 56);
         min_phent = PHDR64_SIZE;
     } else {
-        entry = le32(image + 24);
-        phoff = le32(image + 28);
-        phentsize = le16(image + 42);
-        phnum = le16(image + 44);
+        entry = get_le32(image + 24);
+        phoff = get_le32(image + 28);
+        phentsize = get_le16(image + 42);
+        phnum = get_le16(image + 44);
         min_phent = PHDR32_SIZE;
     }
     if (phnum == 0)
@@ -142,23 +117,23 @@ void lapis_elf_phdr(const uint8_t *image, const struct lapis_elf_info *info, uin
     const uint8_t *p = image + info->phoff + (uint64_t)index * info->phentsize;
 
     if (info->is64) {
-        ph->type = le32(p);
-        ph->flags = le32(p + 4);
-        ph->offset = le64(p + 8);
-        ph->vaddr = le64(p + 16);
-        ph->paddr = le64(p + 24);
-        ph->filesz = le64(p + 32);
-        ph->memsz = le64(p + 40);
-        ph->align = le64(p + 48);
+        ph->type = get_le32(p);
+        ph->flags = get_le32(p + 4);
+        ph->offset = get_le64(p + 8);
+        ph->vaddr = get_le64(p + 16);
+        ph->paddr = get_le64(p + 24);
+        ph->filesz = get_le64(p + 32);
+        ph->memsz = get_le64(p + 40);
+        ph->align = get_le64(p + 48);
     } else {
-        ph->type = le32(p);
-        ph->offset = le32(p + 4);
-        ph->vaddr = le32(p + 8);
-        ph->paddr = le32(p + 12);
-        ph->filesz = le32(p + 16);
-        ph->memsz = le32(p + 20);
-        ph->flags = le32(p + 24);
-        ph->align = le32(p + 28);
+        ph->type = get_le32(p);
+        ph->offset = get_le32(p + 4);
+        ph->vaddr = get_le32(p + 8);
+        ph->paddr = get_le32(p + 12);
+        ph->filesz = get_le32(p + 16);
+        ph->memsz = get_le32(p + 20);
+        ph->flags = get_le32(p + 24);
+        ph->align = get_le32(p + 28);
     }
 }
 

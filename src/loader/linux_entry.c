@@ -3,9 +3,11 @@
 #include "linux_entry.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "bytes.h"
+#include "fail.h"
 
 #define PTE_P   (1ull << 0)
 #define PTE_RW  (1ull << 1)
@@ -17,24 +19,6 @@
 
 #define GDT_ENTRIES 6u /* null, null, code64, data, TSS (two slots) */
 #define TSS_LIMIT   0x67u
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* A flat 4 GiB code or data descriptor: @flags holds type, S, DPL, P, L, D/B, G. */
 static uint64_t flat_desc(uint8_t access, uint8_t flags_hi)
@@ -76,14 +60,14 @@ int lapis_linux_entry_setup(const struct lapis_guest_ram *ram, uint64_t rip, uin
 
     /* GDT: code64 (type 0xB, S, P; L, G) and data (type 3, S, P; D/B, G). */
     memset(gdt, 0, GDT_ENTRIES * 8);
-    put64(gdt + LAPIS_LINUX_BOOT_CS, flat_desc(0x9B, 0xA));
-    put64(gdt + LAPIS_LINUX_BOOT_DS, flat_desc(0x93, 0xC));
+    put_le64(gdt + LAPIS_LINUX_BOOT_CS, flat_desc(0x9B, 0xA));
+    put_le64(gdt + LAPIS_LINUX_BOOT_DS, flat_desc(0x93, 0xC));
     /* 64-bit TSS descriptor, busy (type 0xB), 16 bytes. */
     uint64_t tb = LAPIS_LINUX_TSS_ADDR;
     uint64_t tlo = (TSS_LIMIT & 0xFFFFull) | ((tb & 0xFFFFFFull) << 16) | (0x8Bull << 40) |
                    ((uint64_t)((TSS_LIMIT >> 16) & 0xF) << 48) | (((tb >> 24) & 0xFFull) << 56);
-    put64(gdt + LAPIS_LINUX_BOOT_TR, tlo);
-    put64(gdt + LAPIS_LINUX_BOOT_TR + 8, tb >> 32);
+    put_le64(gdt + LAPIS_LINUX_BOOT_TR, tlo);
+    put_le64(gdt + LAPIS_LINUX_BOOT_TR + 8, tb >> 32);
     memset(tss, 0, TSS_LIMIT + 1);
     /* I/O map base past the limit: no I/O permission bitmap. */
     tss[0x66] = TSS_LIMIT + 1;
@@ -91,15 +75,15 @@ int lapis_linux_entry_setup(const struct lapis_guest_ram *ram, uint64_t rip, uin
     /* PML4 -> PDPT -> 4 page directories of 2 MiB pages: identity 0 .. 4 GiB. */
     memset(pt, 0, LAPIS_LINUX_PT_PAGES * 4096ull);
     uint64_t pml4 = LAPIS_LINUX_PML4_ADDR, pdpt = pml4 + 0x1000, pd = pml4 + 0x2000;
-    put64(pt, pdpt | PTE_P | PTE_RW | PTE_A);
+    put_le64(pt, pdpt | PTE_P | PTE_RW | PTE_A);
     for (uint64_t i = 0; i < 4; i++) {
-        put64(pt + 0x1000 + 8 * i, (pd + 0x1000 * i) | PTE_P | PTE_RW | PTE_A);
+        put_le64(pt + 0x1000 + 8 * i, (pd + 0x1000 * i) | PTE_P | PTE_RW | PTE_A);
         for (uint64_t j = 0; j < 512; j++) {
             uint64_t pa = (i << 30) | (j << 21);
             uint64_t e = pa | PTE_P | PTE_RW | PTE_A | PTE_D | PTE_PS;
             if (i == 3) /* 3-4 GiB: the MMIO hole (IOAPIC, LAPIC) */
                 e |= PTE_PCD | PTE_PWT;
-            put64(pt + 0x2000 + 0x1000 * i + 8 * j, e);
+            put_le64(pt + 0x2000 + 0x1000 * i + 8 * j, e);
         }
     }
 

@@ -3,11 +3,12 @@
 #include "multiboot.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "elf.h"
+#include "bytes.h"
+#include "fail.h"
 
 #define FOUR_GIB     0x100000000ull
 #define PAGE_SIZE    0x1000ull
@@ -18,37 +19,6 @@
 #define MMAP_MAX     4u
 #define LOADER_NAME  "lapis"
 #define INITRD_NAME  "initrd"
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
@@ -76,7 +46,7 @@ bool lapis_multiboot_detect(const uint8_t *image, size_t len)
     if (!image)
         return false;
     for (size_t off = 0; off + 4 <= len && off + HDR_MIN_SIZE <= LAPIS_MULTIBOOT_SEARCH; off += 4)
-        if (le32(image + off) == LAPIS_MULTIBOOT_HEADER_MAGIC)
+        if (get_le32(image + off) == LAPIS_MULTIBOOT_HEADER_MAGIC)
             return true;
     return false;
 }
@@ -89,10 +59,10 @@ static int find_header(const uint8_t *image, size_t len, size_t *found, char *er
 
     for (size_t off = 0; off + HDR_MIN_SIZE <= len && off + HDR_MIN_SIZE <= LAPIS_MULTIBOOT_SEARCH;
          off += 4) {
-        uint32_t magic = le32(image + off);
+        uint32_t magic = get_le32(image + off);
         if (magic != LAPIS_MULTIBOOT_HEADER_MAGIC)
             continue;
-        if ((uint32_t)(magic + le32(image + off + 4) + le32(image + off + 8)) == 0) {
+        if ((uint32_t)(magic + get_le32(image + off + 4) + get_le32(image + off + 8)) == 0) {
             *found = off;
             return 0;
         }
@@ -152,11 +122,11 @@ static int plan_aout(const struct lapis_guest_ram *ram, const uint8_t *image, si
                     "multiboot header at file offset 0x%zx is truncated: its address fields "
                     "(flag 16) need bytes up to 0x%zx, within the file's first %u bytes",
                     off, off + HDR_AOUT_END, LAPIS_MULTIBOOT_SEARCH);
-    uint32_t header_addr = le32(image + off + 12);
-    uint32_t load_addr = le32(image + off + 16);
-    uint32_t load_end_addr = le32(image + off + 20);
-    uint32_t bss_end_addr = le32(image + off + 24);
-    uint32_t entry_addr = le32(image + off + 28);
+    uint32_t header_addr = get_le32(image + off + 12);
+    uint32_t load_addr = get_le32(image + off + 16);
+    uint32_t load_end_addr = get_le32(image + off + 20);
+    uint32_t bss_end_addr = get_le32(image + off + 24);
+    uint32_t entry_addr = get_le32(image + off + 28);
 
     if (load_addr > header_addr)
         return fail(err, errlen, -ENOEXEC, "multiboot load_addr 0x%x is above header_addr 0x%x",
@@ -286,10 +256,10 @@ static uint64_t first_fit(uint64_t start, uint64_t limit, uint64_t size, const u
 
 static void put_mmap(uint8_t *p, uint64_t base, uint64_t length, uint32_t type)
 {
-    put32(p, LAPIS_MB_MMAP_ENTRY_SIZE - 4);
-    put64(p + 4, base);
-    put64(p + 12, length);
-    put32(p + 20, type);
+    put_le32(p, LAPIS_MB_MMAP_ENTRY_SIZE - 4);
+    put_le64(p + 4, base);
+    put_le64(p + 12, length);
+    put_le32(p + 20, type);
 }
 
 static void write_info(const struct lapis_guest_ram *ram, const struct info_layout *l,
@@ -302,18 +272,18 @@ static void write_info(const struct lapis_guest_ram *ram, const struct info_layo
                          : 0;
 
     memset(info, 0, (size_t)l->size);
-    put32(info + LAPIS_MB_INFO_OFF_FLAGS, LAPIS_MB_INFO_MEMORY | LAPIS_MB_INFO_CMDLINE |
-                                              LAPIS_MB_INFO_MODS | LAPIS_MB_INFO_MEM_MAP |
-                                              LAPIS_MB_INFO_BOOT_LOADER_NAME);
+    put_le32(info + LAPIS_MB_INFO_OFF_FLAGS, LAPIS_MB_INFO_MEMORY | LAPIS_MB_INFO_CMDLINE |
+                                                 LAPIS_MB_INFO_MODS | LAPIS_MB_INFO_MEM_MAP |
+                                                 LAPIS_MB_INFO_BOOT_LOADER_NAME);
     /* 640 as QEMU reports it; the memory map is exact (0x9FC00). */
-    put32(info + LAPIS_MB_INFO_OFF_MEM_LOWER, 640);
-    put32(info + LAPIS_MB_INFO_OFF_MEM_UPPER, (uint32_t)upper);
-    put32(info + LAPIS_MB_INFO_OFF_CMDLINE, base + l->cmdline_off);
-    put32(info + LAPIS_MB_INFO_OFF_MODS_COUNT, have_module ? 1 : 0);
-    put32(info + LAPIS_MB_INFO_OFF_MODS_ADDR, base + l->mods_off);
-    put32(info + LAPIS_MB_INFO_OFF_MMAP_LENGTH, l->mmap_count * LAPIS_MB_MMAP_ENTRY_SIZE);
-    put32(info + LAPIS_MB_INFO_OFF_MMAP_ADDR, base + l->mmap_off);
-    put32(info + LAPIS_MB_INFO_OFF_BOOT_LOADER_NAME, base + l->name_off);
+    put_le32(info + LAPIS_MB_INFO_OFF_MEM_LOWER, 640);
+    put_le32(info + LAPIS_MB_INFO_OFF_MEM_UPPER, (uint32_t)upper);
+    put_le32(info + LAPIS_MB_INFO_OFF_CMDLINE, base + l->cmdline_off);
+    put_le32(info + LAPIS_MB_INFO_OFF_MODS_COUNT, have_module ? 1 : 0);
+    put_le32(info + LAPIS_MB_INFO_OFF_MODS_ADDR, base + l->mods_off);
+    put_le32(info + LAPIS_MB_INFO_OFF_MMAP_LENGTH, l->mmap_count * LAPIS_MB_MMAP_ENTRY_SIZE);
+    put_le32(info + LAPIS_MB_INFO_OFF_MMAP_ADDR, base + l->mmap_off);
+    put_le32(info + LAPIS_MB_INFO_OFF_BOOT_LOADER_NAME, base + l->name_off);
 
     uint8_t *m = info + l->mmap_off;
     put_mmap(m, 0, LAPIS_MB_LOW_RAM_END, LAPIS_MB_MMAP_AVAILABLE);
@@ -331,9 +301,9 @@ static void write_info(const struct lapis_guest_ram *ram, const struct info_layo
 
     if (have_module) {
         uint8_t *mod = info + l->mods_off;
-        put32(mod, (uint32_t)mod_start);
-        put32(mod + 4, (uint32_t)mod_end);
-        put32(mod + 8, base + l->initrd_name_off);
+        put_le32(mod, (uint32_t)mod_start);
+        put_le32(mod + 4, (uint32_t)mod_end);
+        put_le32(mod + 8, base + l->initrd_name_off);
     }
     memcpy(info + l->name_off, LOADER_NAME, sizeof(LOADER_NAME));
     memcpy(info + l->initrd_name_off, INITRD_NAME, sizeof(INITRD_NAME));
@@ -359,7 +329,7 @@ int lapis_multiboot_load(const struct lapis_guest_ram *ram, const uint8_t *image
     int rc = find_header(image, image_len, &hdr, err, errlen);
     if (rc)
         return rc;
-    uint32_t flags = le32(image + hdr + 4);
+    uint32_t flags = get_le32(image + hdr + 4);
     uint32_t unknown =
         flags & 0xFFFFu &
         ~(LAPIS_MB_HDR_PAGE_ALIGN | LAPIS_MB_HDR_MEMORY_INFO | LAPIS_MB_HDR_VIDEO_MODE);

@@ -4,12 +4,13 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bzimage.h"
+#include "bytes.h"
+#include "fail.h"
 
 /* LAPIS_UNPACK_WITHOUT_LIBS: build as if no library were installed (tests). */
 #if defined(__has_include) && !defined(LAPIS_UNPACK_WITHOUT_LIBS)
@@ -34,18 +35,6 @@
 #define LZ4_LEGACY_MAGIC 0x184C2102u
 #define LZ4_LEGACY_CHUNK (8u << 20) /* each legacy block unpacks to at most 8 MiB */
 #define STEP_IN          (1u << 20) /* input fed per call: fits every library's int types */
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int rc,
-                                                      const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 const char *lapis_compression_name(enum lapis_compression comp)
 {
@@ -338,11 +327,6 @@ static int unpack_zstd(const uint8_t *in, size_t in_len, struct outbuf *o, char 
 #endif
 
 #ifdef HAVE_LZ4
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /*
  * The legacy frame (lz4 -l): a magic, then blocks of <le32 size><data>, each
  * unpacking to at most 8 MiB; a magic may repeat between blocks. It ends at
@@ -350,11 +334,11 @@ static uint32_t le32(const uint8_t *p)
  */
 static int unpack_lz4(const uint8_t *in, size_t in_len, struct outbuf *o, char *err, size_t errlen)
 {
-    if (in_len < 4 || le32(in) != LZ4_LEGACY_MAGIC)
+    if (in_len < 4 || get_le32(in) != LZ4_LEGACY_MAGIC)
         return fail(err, errlen, -ENOEXEC, "lz4 payload lacks the legacy frame magic");
     size_t pos = 4;
     while (in_len - pos >= 4) {
-        uint32_t bsize = le32(in + pos);
+        uint32_t bsize = get_le32(in + pos);
         if (bsize == LZ4_LEGACY_MAGIC) {
             pos += 4;
             continue;
@@ -498,7 +482,7 @@ int lapis_unpack_bzimage(const uint8_t *img, size_t len, size_t limit, uint8_t *
         return lapis_unpack(c, p, plen, 0, limit, out, out_len, err, errlen);
     /* mkpiggy's rule: the last 4 bytes hold the unpacked size. */
     const uint8_t *t = p + plen - 4;
-    size_t expected = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+    size_t expected = get_le32(t);
     if (expected == 0)
         return fail(err, errlen, -ENOEXEC, "bzImage payload records an unpacked size of 0");
     return lapis_unpack(c, p, plen, expected, limit, out, out_len, err, errlen);
