@@ -5,22 +5,10 @@
 #include <string.h>
 
 #include "../harness.h"
+#include "loader/bytes.h"
 #include "loader/acpi.h"
 
 static char err[256];
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p)
-{
-    return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 static struct lapis_guest_ram mkram(uint64_t size)
 {
@@ -45,7 +33,7 @@ static const uint8_t *table(struct lapis_guest_ram *ram, uint64_t gpa, const cha
     const uint8_t *h = lapis_ram_ptr(ram, gpa, 36);
     if (!h || memcmp(h, sig, 4))
         return NULL;
-    uint32_t len = rd32(h + 4);
+    uint32_t len = get_le32(h + 4);
     const uint8_t *t = lapis_ram_ptr(ram, gpa, len);
     if (!t || len < 36 || lapis_acpi_sum(t, len) != 0)
         return NULL;
@@ -68,8 +56,8 @@ static void parse_madt(const uint8_t *t, struct madt_view *v)
 {
     memset(v, 0, sizeof(*v));
     v->irq0_gsi = v->sci_gsi = -1;
-    v->flags = rd32(t + 40);
-    uint32_t len = rd32(t + 4);
+    v->flags = get_le32(t + 40);
+    uint32_t len = get_le32(t + 4);
     for (uint32_t off = 44; off < len;) {
         const uint8_t *e = t + off;
         if (off + 2 > len || e[1] < 2 || off + e[1] > len) {
@@ -79,31 +67,31 @@ static void parse_madt(const uint8_t *t, struct madt_view *v)
         switch (e[0]) {
         case LAPIS_MADT_LAPIC:
             v->lapic++;
-            if (rd32(e + 4) & 1 && v->ncpu < LAPIS_ACPI_MAX_CPUS) {
+            if (get_le32(e + 4) & 1 && v->ncpu < LAPIS_ACPI_MAX_CPUS) {
                 v->uids[v->ncpu] = e[2];
                 v->ids[v->ncpu++] = e[3];
             }
             break;
         case LAPIS_MADT_X2APIC:
             v->x2apic++;
-            if (rd32(e + 8) & 1 && v->ncpu < LAPIS_ACPI_MAX_CPUS) {
-                v->uids[v->ncpu] = rd32(e + 12);
-                v->ids[v->ncpu++] = rd32(e + 4);
+            if (get_le32(e + 8) & 1 && v->ncpu < LAPIS_ACPI_MAX_CPUS) {
+                v->uids[v->ncpu] = get_le32(e + 12);
+                v->ids[v->ncpu++] = get_le32(e + 4);
             }
             break;
         case LAPIS_MADT_IOAPIC:
             v->ioapic++;
             v->ioapic_id = e[2];
-            v->ioapic_addr = rd32(e + 4);
-            v->gsi_base = rd32(e + 8);
+            v->ioapic_addr = get_le32(e + 4);
+            v->gsi_base = get_le32(e + 8);
             break;
         case LAPIS_MADT_ISO:
             v->iso++;
             if (e[3] == 0)
-                v->irq0_gsi = (int)rd32(e + 4);
+                v->irq0_gsi = (int)get_le32(e + 4);
             if (e[3] == LAPIS_ACPI_SCI_IRQ) {
-                v->sci_gsi = (int)rd32(e + 4);
-                v->sci_flags = rd16(e + 8);
+                v->sci_gsi = (int)get_le32(e + 4);
+                v->sci_flags = get_le16(e + 8);
             }
             break;
         case LAPIS_MADT_LAPIC_NMI:
@@ -133,63 +121,63 @@ static void test_default_tables(void)
     CHECK_EQ(rsdp, t.rsdp);
     const uint8_t *r = lapis_ram_ptr(&ram, rsdp, 36);
     CHECK_EQ(r[15], 2);
-    CHECK_EQ(rd32(r + 20), 36);
+    CHECK_EQ(get_le32(r + 20), 36);
     CHECK_EQ(lapis_acpi_sum(r, 36), 0);
 
     /* XSDT and RSDT list the same FADT and MADT. */
-    const uint8_t *x = table(&ram, rd64(r + 24), "XSDT");
-    const uint8_t *rs = table(&ram, rd32(r + 16), "RSDT");
+    const uint8_t *x = table(&ram, get_le64(r + 24), "XSDT");
+    const uint8_t *rs = table(&ram, get_le32(r + 16), "RSDT");
     CHECK(x && rs);
     if (!x || !rs)
         return;
-    CHECK_EQ(rd32(x + 4), 36 + 16);
-    CHECK_EQ(rd64(x + 36), rd32(rs + 36));
-    CHECK_EQ(rd64(x + 44), rd32(rs + 40));
-    const uint8_t *fadt = table(&ram, rd64(x + 36), "FACP");
-    const uint8_t *madt = table(&ram, rd64(x + 44), "APIC");
+    CHECK_EQ(get_le32(x + 4), 36 + 16);
+    CHECK_EQ(get_le64(x + 36), get_le32(rs + 36));
+    CHECK_EQ(get_le64(x + 44), get_le32(rs + 40));
+    const uint8_t *fadt = table(&ram, get_le64(x + 36), "FACP");
+    const uint8_t *madt = table(&ram, get_le64(x + 44), "APIC");
     CHECK(fadt && madt);
     if (!fadt || !madt)
         return;
 
     /* FADT: revision 6, DSDT/FACS (32 and 64-bit agree), PM1a, reset, boot flags. */
     CHECK_EQ(fadt[8], 6);
-    CHECK_EQ(rd32(fadt + 4), 276);
-    CHECK_EQ(rd32(fadt + 40), rd64(fadt + 140));
-    CHECK_EQ(rd32(fadt + 36), 0); /* FACS through X_FIRMWARE_CTRL only */
-    CHECK_EQ(rd64(fadt + 132), t.facs);
-    CHECK_EQ(rd16(fadt + 46), 9);
-    CHECK_EQ(rd32(fadt + 48), 0);
-    CHECK_EQ(rd32(fadt + 56), 0x600);
-    CHECK_EQ(rd32(fadt + 64), 0x604);
+    CHECK_EQ(get_le32(fadt + 4), 276);
+    CHECK_EQ(get_le32(fadt + 40), get_le64(fadt + 140));
+    CHECK_EQ(get_le32(fadt + 36), 0); /* FACS through X_FIRMWARE_CTRL only */
+    CHECK_EQ(get_le64(fadt + 132), t.facs);
+    CHECK_EQ(get_le16(fadt + 46), 9);
+    CHECK_EQ(get_le32(fadt + 48), 0);
+    CHECK_EQ(get_le32(fadt + 56), 0x600);
+    CHECK_EQ(get_le32(fadt + 64), 0x604);
     CHECK_EQ(fadt[88], 4);
     CHECK_EQ(fadt[89], 2);
     CHECK_EQ(fadt[91], 0); /* no PM timer */
     CHECK_EQ(fadt[172], 1);
     CHECK_EQ(fadt[173], 16);
-    CHECK_EQ(rd64(fadt + 176), 0x604);
-    CHECK_EQ(rd64(fadt + 152), 0x600);
-    uint32_t flags = rd32(fadt + 112);
+    CHECK_EQ(get_le64(fadt + 176), 0x604);
+    CHECK_EQ(get_le64(fadt + 152), 0x600);
+    uint32_t flags = get_le32(fadt + 112);
     CHECK(flags & LAPIS_ACPI_FADT_RESET_REG);
     CHECK(!(flags & LAPIS_ACPI_FADT_HW_REDUCED));
     CHECK_EQ(fadt[116], 1);
-    CHECK_EQ(rd64(fadt + 120), 0x64);
+    CHECK_EQ(get_le64(fadt + 120), 0x64);
     CHECK_EQ(fadt[128], 0xFE);
-    uint16_t boot = rd16(fadt + 109);
+    uint16_t boot = get_le16(fadt + 109);
     CHECK(boot & LAPIS_ACPI_BOOT_LEGACY_DEVICES);
     CHECK(!(boot & LAPIS_ACPI_BOOT_8042));
     CHECK(boot & LAPIS_ACPI_BOOT_NO_VGA);
     CHECK(!(boot & LAPIS_ACPI_BOOT_NO_CMOS_RTC));
     CHECK_EQ(fadt[108], 0x32);
 
-    const uint8_t *facs = lapis_ram_ptr(&ram, rd64(fadt + 132), 64);
-    CHECK(facs && !memcmp(facs, "FACS", 4) && rd32(facs + 4) == 64);
-    CHECK_EQ(rd64(fadt + 132) & 63, 0);
+    const uint8_t *facs = lapis_ram_ptr(&ram, get_le64(fadt + 132), 64);
+    CHECK(facs && !memcmp(facs, "FACS", 4) && get_le32(facs + 4) == 64);
+    CHECK_EQ(get_le64(fadt + 132) & 63, 0);
 
     /* DSDT: has \_S5 with SLP_TYP 0 and COM1 (PNP0501). */
-    const uint8_t *d = table(&ram, rd64(fadt + 140), "DSDT");
+    const uint8_t *d = table(&ram, get_le64(fadt + 140), "DSDT");
     CHECK(d != NULL);
     if (d) {
-        uint32_t dl = rd32(d + 4);
+        uint32_t dl = get_le32(d + 4);
         CHECK(memmem(d, dl, "_S5_\x12\x06\x04\0\0\0\0", 11) != NULL);
         CHECK(memmem(d, dl, "COM1", 4) != NULL);
         CHECK(memmem(d, dl, "\x0C\x41\xD0\x05\x01", 5) != NULL);
@@ -200,7 +188,7 @@ static void test_default_tables(void)
     struct madt_view v;
     parse_madt(madt, &v);
     CHECK_EQ(v.bad, 0);
-    CHECK_EQ(rd32(madt + 36), 0xFEE00000u);
+    CHECK_EQ(get_le32(madt + 36), 0xFEE00000u);
     CHECK_EQ(v.flags & LAPIS_MADT_PCAT_COMPAT, LAPIS_MADT_PCAT_COMPAT);
     CHECK_EQ(v.lapic, 4);
     CHECK_EQ(v.x2apic, 0);
@@ -240,12 +228,12 @@ static void test_options(void)
     CHECK(fadt && madt && d);
     if (!fadt || !madt || !d)
         return;
-    uint16_t boot = rd16(fadt + 109);
+    uint16_t boot = get_le16(fadt + 109);
     CHECK(boot & LAPIS_ACPI_BOOT_8042);
     CHECK(boot & LAPIS_ACPI_BOOT_NO_CMOS_RTC);
     CHECK(!(boot & LAPIS_ACPI_BOOT_LEGACY_DEVICES));
     CHECK_EQ(fadt[108], 0);
-    CHECK(memmem(d, rd32(d + 4), "COM1", 4) == NULL);
+    CHECK(memmem(d, get_le32(d + 4), "COM1", 4) == NULL);
     struct madt_view v;
     parse_madt(madt, &v);
     CHECK_EQ(v.bad, 0);

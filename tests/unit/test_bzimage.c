@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "../harness.h"
+#include "elf_builder.h"
+#include "loader/bytes.h"
 #include "loader/bzimage.h"
+#include "loader/elf.h"
 #include "loader/unpack.h"
 
 #if defined(__has_include)
@@ -16,34 +19,6 @@
 #endif
 
 #define MIB (1ull << 20)
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p)
-{
-    return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)v);
-    wr32(p + 4, (uint32_t)(v >> 32));
-}
 
 static struct lapis_guest_ram mkram(uint64_t low)
 {
@@ -78,22 +53,22 @@ static struct image mkbz(const uint8_t *payload, size_t plen)
     struct image im = {calloc(1, KOFF + ksize), KOFF + ksize};
     uint8_t *b = im.p;
     b[LAPIS_SETUP_SECTS] = SETUP_SECTS;
-    wr32(b + LAPIS_SETUP_SYSSIZE, (uint32_t)(ksize / 16));
-    wr16(b + LAPIS_SETUP_BOOT_FLAG, 0xAA55);
+    put_le32(b + LAPIS_SETUP_SYSSIZE, (uint32_t)(ksize / 16));
+    put_le16(b + LAPIS_SETUP_BOOT_FLAG, 0xAA55);
     b[LAPIS_SETUP_JUMP] = 0xEB;
     b[LAPIS_SETUP_JUMP + 1] = 0x6A; /* header ends at 0x26C */
-    wr32(b + LAPIS_SETUP_HEADER, LAPIS_SETUP_MAGIC);
-    wr16(b + LAPIS_SETUP_VERSION, 0x020F);
+    put_le32(b + LAPIS_SETUP_HEADER, LAPIS_SETUP_MAGIC);
+    put_le16(b + LAPIS_SETUP_VERSION, 0x020F);
     b[LAPIS_SETUP_LOADFLAGS] = LAPIS_LOADFLAG_LOADED_HIGH;
-    wr32(b + LAPIS_SETUP_INITRD_MAX, 0x7FFFFFFF);
-    wr32(b + LAPIS_SETUP_KERNEL_ALIGN, 0x100000);
+    put_le32(b + LAPIS_SETUP_INITRD_MAX, 0x7FFFFFFF);
+    put_le32(b + LAPIS_SETUP_KERNEL_ALIGN, 0x100000);
     b[LAPIS_SETUP_RELOCATABLE] = 1;
-    wr16(b + LAPIS_SETUP_XLOADFLAGS, 0x7F);
-    wr32(b + LAPIS_SETUP_CMDLINE_SIZE, 0x7FF);
-    wr32(b + LAPIS_SETUP_PAYLOAD_OFF, 0x80);
-    wr32(b + LAPIS_SETUP_PAYLOAD_LEN, (uint32_t)(payload ? plen : 0x100));
-    wr64(b + LAPIS_SETUP_PREF_ADDRESS, PREF);
-    wr32(b + LAPIS_SETUP_INIT_SIZE, INIT_SIZE);
+    put_le16(b + LAPIS_SETUP_XLOADFLAGS, 0x7F);
+    put_le32(b + LAPIS_SETUP_CMDLINE_SIZE, 0x7FF);
+    put_le32(b + LAPIS_SETUP_PAYLOAD_OFF, 0x80);
+    put_le32(b + LAPIS_SETUP_PAYLOAD_LEN, (uint32_t)(payload ? plen : 0x100));
+    put_le64(b + LAPIS_SETUP_PREF_ADDRESS, PREF);
+    put_le32(b + LAPIS_SETUP_INIT_SIZE, INIT_SIZE);
     for (size_t i = 0; i < ksize; i++)
         b[KOFF + i] = (uint8_t)(i * 7 + 1);
     if (payload)
@@ -138,19 +113,19 @@ static void test_good_load(void)
     CHECK_EQ(lo.boot_params, LAPIS_LINUX_BOOT_PARAMS);
     /* Header copied from 0x1F1 to its end, loader fields filled. */
     CHECK(memcmp(bp + LAPIS_SETUP_VERSION, im.p + LAPIS_SETUP_VERSION, 2) == 0);
-    CHECK_EQ(rd32(bp + LAPIS_SETUP_HEADER), LAPIS_SETUP_MAGIC);
-    CHECK_EQ(rd32(bp + LAPIS_SETUP_INIT_SIZE), INIT_SIZE);
+    CHECK_EQ(get_le32(bp + LAPIS_SETUP_HEADER), LAPIS_SETUP_MAGIC);
+    CHECK_EQ(get_le32(bp + LAPIS_SETUP_INIT_SIZE), INIT_SIZE);
     CHECK_EQ(bp[LAPIS_SETUP_LOADER_TYPE], 0xFF);
     CHECK_EQ(bp[LAPIS_BP_SENTINEL], 0);
-    CHECK_EQ(rd32(bp + LAPIS_SETUP_CMD_LINE_PTR), LAPIS_LINUX_CMDLINE_ADDR);
+    CHECK_EQ(get_le32(bp + LAPIS_SETUP_CMD_LINE_PTR), LAPIS_LINUX_CMDLINE_ADDR);
     CHECK_STR((const char *)gp(&ram, LAPIS_LINUX_CMDLINE_ADDR), "console=ttyS0 quiet");
     CHECK_EQ(lo.cmdline_len, strlen("console=ttyS0 quiet"));
-    CHECK_EQ(rd64(bp + LAPIS_BP_ACPI_RSDP), 0xE0000);
+    CHECK_EQ(get_le64(bp + LAPIS_BP_ACPI_RSDP), 0xE0000);
 
     /* Initrd: page-aligned, at the top of RAM, after the kernel, copied. */
-    uint32_t ri = rd32(bp + LAPIS_SETUP_RAMDISK_IMG);
+    uint32_t ri = get_le32(bp + LAPIS_SETUP_RAMDISK_IMG);
     CHECK_EQ(ri, lo.initrd_addr);
-    CHECK_EQ(rd32(bp + LAPIS_SETUP_RAMDISK_SIZE), sizeof(initrd));
+    CHECK_EQ(get_le32(bp + LAPIS_SETUP_RAMDISK_SIZE), sizeof(initrd));
     CHECK_EQ(ri & 0xFFF, 0);
     CHECK(ri >= PREF + INIT_SIZE);
     CHECK(ri + sizeof(initrd) <= 64 * MIB);
@@ -160,15 +135,15 @@ static void test_good_load(void)
     /* e820 in boot_params. */
     CHECK_EQ(bp[LAPIS_BP_E820_ENTRIES], 3);
     const uint8_t *e = bp + LAPIS_BP_E820_TABLE;
-    CHECK_EQ(rd64(e), 0);
-    CHECK_EQ(rd64(e + 8), 0x9FC00);
-    CHECK_EQ(rd32(e + 16), LAPIS_E820_RAM);
-    CHECK_EQ(rd64(e + 20), 0x9FC00);
-    CHECK_EQ(rd64(e + 28), 0x100000 - 0x9FC00);
-    CHECK_EQ(rd32(e + 36), LAPIS_E820_RESERVED);
-    CHECK_EQ(rd64(e + 40), 0x100000);
-    CHECK_EQ(rd64(e + 48), 63 * MIB);
-    CHECK_EQ(rd32(e + 56), LAPIS_E820_RAM);
+    CHECK_EQ(get_le64(e), 0);
+    CHECK_EQ(get_le64(e + 8), 0x9FC00);
+    CHECK_EQ(get_le32(e + 16), LAPIS_E820_RAM);
+    CHECK_EQ(get_le64(e + 20), 0x9FC00);
+    CHECK_EQ(get_le64(e + 28), 0x100000 - 0x9FC00);
+    CHECK_EQ(get_le32(e + 36), LAPIS_E820_RESERVED);
+    CHECK_EQ(get_le64(e + 40), 0x100000);
+    CHECK_EQ(get_le64(e + 48), 63 * MIB);
+    CHECK_EQ(get_le32(e + 56), LAPIS_E820_RAM);
 
     /* Entry state: 64-bit entry at load + 0x200, rsi = boot_params. */
     const struct lapis_linux_entry *en = &lo.entry;
@@ -192,13 +167,13 @@ static void test_good_load(void)
 /* Walks the guest page tables from CR3 the way the CPU does (4-level, 2 MiB leaves). */
 static int walk(struct lapis_guest_ram *ram, uint64_t cr3, uint64_t va, uint64_t *pa, bool *uc)
 {
-    uint64_t pml4e = rd64(gp(ram, (cr3 & ~0xFFFull) + 8 * ((va >> 39) & 511)));
+    uint64_t pml4e = get_le64(gp(ram, (cr3 & ~0xFFFull) + 8 * ((va >> 39) & 511)));
     if (!(pml4e & 1))
         return -1;
-    uint64_t pdpte = rd64(gp(ram, (pml4e & 0xFFFFFFFFF000ull) + 8 * ((va >> 30) & 511)));
+    uint64_t pdpte = get_le64(gp(ram, (pml4e & 0xFFFFFFFFF000ull) + 8 * ((va >> 30) & 511)));
     if (!(pdpte & 1) || (pdpte & 0x80))
         return -1;
-    uint64_t pde = rd64(gp(ram, (pdpte & 0xFFFFFFFFF000ull) + 8 * ((va >> 21) & 511)));
+    uint64_t pde = get_le64(gp(ram, (pdpte & 0xFFFFFFFFF000ull) + 8 * ((va >> 21) & 511)));
     if (!(pde & 1) || !(pde & 0x80) || !(pde & 2))
         return -1;
     *pa = (pde & 0xFFFFFFE00000ull) | (va & 0x1FFFFF);
@@ -227,9 +202,9 @@ static void test_page_tables_and_gdt(void)
     /* GDT: flat code64 at 0x10, flat data at 0x18, busy TSS at 0x20. */
     const uint8_t *g = gp(&ram, en.sys.gdt_base);
     CHECK_EQ(en.sys.gdt_limit, 47);
-    CHECK_EQ(rd64(g + 0x10), 0x00AF9B000000FFFFull);
-    CHECK_EQ(rd64(g + 0x18), 0x00CF93000000FFFFull);
-    uint64_t t = rd64(g + 0x20);
+    CHECK_EQ(get_le64(g + 0x10), 0x00AF9B000000FFFFull);
+    CHECK_EQ(get_le64(g + 0x18), 0x00CF93000000FFFFull);
+    uint64_t t = get_le64(g + 0x20);
     CHECK_EQ((t >> 40) & 0xFF, 0x8B);
     CHECK_EQ(((t >> 16) & 0xFFFFFF) | ((t >> 56) << 24), en.sys.tr.base);
     CHECK_EQ(en.sys.tr.selector, 0x20);
@@ -272,17 +247,17 @@ static void test_malformed_headers(void)
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr16(im.p + LAPIS_SETUP_BOOT_FLAG, 0x1234);
+    put_le16(im.p + LAPIS_SETUP_BOOT_FLAG, 0x1234);
     expect_fail(&im, -ENOEXEC, "0xAA55");
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr16(im.p + LAPIS_SETUP_VERSION, 0x0204);
+    put_le16(im.p + LAPIS_SETUP_VERSION, 0x0204);
     expect_fail(&im, -EOPNOTSUPP, "2.04");
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr16(im.p + LAPIS_SETUP_VERSION, 0x020A);
+    put_le16(im.p + LAPIS_SETUP_VERSION, 0x020A);
     expect_fail(&im, -EOPNOTSUPP, "no 64-bit entry");
     free(im.p);
 
@@ -292,12 +267,12 @@ static void test_malformed_headers(void)
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr16(im.p + LAPIS_SETUP_XLOADFLAGS, 0x2);
+    put_le16(im.p + LAPIS_SETUP_XLOADFLAGS, 0x2);
     expect_fail(&im, -EOPNOTSUPP, "XLF_KERNEL_64");
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr32(im.p + LAPIS_SETUP_KERNEL_ALIGN, 0x300000);
+    put_le32(im.p + LAPIS_SETUP_KERNEL_ALIGN, 0x300000);
     expect_fail(&im, -ENOEXEC, "power of two");
     free(im.p);
 
@@ -307,17 +282,17 @@ static void test_malformed_headers(void)
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr32(im.p + LAPIS_SETUP_PAYLOAD_OFF, KSIZE - 4);
+    put_le32(im.p + LAPIS_SETUP_PAYLOAD_OFF, KSIZE - 4);
     expect_fail(&im, -ENOEXEC, "payload");
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr32(im.p + LAPIS_SETUP_INIT_SIZE, 16);
+    put_le32(im.p + LAPIS_SETUP_INIT_SIZE, 16);
     expect_fail(&im, -ENOEXEC, "init_size");
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr32(im.p + LAPIS_SETUP_SYSSIZE, 0xFFFFFFFF); /* 64 GiB claimed */
+    put_le32(im.p + LAPIS_SETUP_SYSSIZE, 0xFFFFFFFF); /* 64 GiB claimed */
     expect_fail(&im, -ENOEXEC, "truncated");
     free(im.p);
 }
@@ -345,18 +320,18 @@ static void test_truncated(void)
 static void test_kernel_does_not_fit(void)
 {
     struct image im = mkbz(NULL, 0);
-    wr32(im.p + LAPIS_SETUP_INIT_SIZE, 0x4000000); /* 64 MiB from 1 MiB */
+    put_le32(im.p + LAPIS_SETUP_INIT_SIZE, 0x4000000); /* 64 MiB from 1 MiB */
     expect_fail(&im, -ENOSPC, "more memory");
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr64(im.p + LAPIS_SETUP_PREF_ADDRESS, 0x80000); /* below 1 MiB */
-    wr32(im.p + LAPIS_SETUP_KERNEL_ALIGN, 0x1000);
+    put_le64(im.p + LAPIS_SETUP_PREF_ADDRESS, 0x80000); /* below 1 MiB */
+    put_le32(im.p + LAPIS_SETUP_KERNEL_ALIGN, 0x1000);
     expect_fail(&im, -ENOEXEC, "below 1 MiB");
     free(im.p);
 
     im = mkbz(NULL, 0);
-    wr64(im.p + LAPIS_SETUP_PREF_ADDRESS, 0xFFFFFFFFFFE00000ull);
+    put_le64(im.p + LAPIS_SETUP_PREF_ADDRESS, 0xFFFFFFFFFFE00000ull);
     expect_fail(&im, -ENOEXEC, "wraps");
     free(im.p);
 }
@@ -364,7 +339,7 @@ static void test_kernel_does_not_fit(void)
 static void test_cmdline_limits(void)
 {
     struct image im = mkbz(NULL, 0);
-    wr32(im.p + LAPIS_SETUP_CMDLINE_SIZE, 16);
+    put_le32(im.p + LAPIS_SETUP_CMDLINE_SIZE, 16);
     struct lapis_guest_ram ram = mkram(64 * MIB);
     static struct lapis_linux_layout lo;
     struct lapis_linux_config c = {.cmdline = "0123456789abcdef"}; /* exactly 16 */
@@ -379,7 +354,7 @@ static void test_cmdline_limits(void)
     CHECK(untouched(&ram));
 
     /* A huge cmdline_size is capped by lapis's 64 KiB buffer. */
-    wr32(im.p + LAPIS_SETUP_CMDLINE_SIZE, 0xFFFFFFFF);
+    put_le32(im.p + LAPIS_SETUP_CMDLINE_SIZE, 0xFFFFFFFF);
     char *big = malloc(LAPIS_LINUX_CMDLINE_MAX + 10);
     memset(big, 'a', LAPIS_LINUX_CMDLINE_MAX + 9);
     big[LAPIS_LINUX_CMDLINE_MAX + 9] = 0;
@@ -402,7 +377,7 @@ static void test_initrd_placement(void)
     struct lapis_linux_config c = {.initrd = rd, .initrd_size = 3 * MIB - 100};
 
     /* initrd_addr_max below the top of RAM caps the placement. */
-    wr32(im.p + LAPIS_SETUP_INITRD_MAX, 0x9FFFFF); /* 10 MiB - 1 */
+    put_le32(im.p + LAPIS_SETUP_INITRD_MAX, 0x9FFFFF); /* 10 MiB - 1 */
     struct lapis_guest_ram ram = mkram(64 * MIB);
     CHECK_EQ(load(&ram, &im, &c, &lo), 0);
     CHECK(lo.initrd_addr + lo.initrd_size <= 0xA00000);
@@ -410,7 +385,7 @@ static void test_initrd_placement(void)
     freeram(&ram);
 
     /* Too big for the room between the kernel and initrd_addr_max. */
-    wr32(im.p + LAPIS_SETUP_INITRD_MAX, 0x3FFFFF); /* 4 MiB - 1: kernel ends at 3 MiB */
+    put_le32(im.p + LAPIS_SETUP_INITRD_MAX, 0x3FFFFF); /* 4 MiB - 1: kernel ends at 3 MiB */
     ram = mkram(64 * MIB);
     CHECK_EQ(load(&ram, &im, &c, &lo), -ENOSPC);
     CHECK(strstr(err, "initrd") != NULL);
@@ -418,7 +393,7 @@ static void test_initrd_placement(void)
     freeram(&ram);
 
     /* Too big for RAM. */
-    wr32(im.p + LAPIS_SETUP_INITRD_MAX, 0x7FFFFFFF);
+    put_le32(im.p + LAPIS_SETUP_INITRD_MAX, 0x7FFFFFFF);
     ram = mkram(5 * MIB);
     CHECK_EQ(load(&ram, &im, &c, &lo), -ENOSPC);
     freeram(&ram);
@@ -507,30 +482,10 @@ static struct image mkelf(uint64_t paddr, uint64_t entry, size_t size, size_t me
     size_t off = 0x1000;
     struct image im = {calloc(1, off + size), off + size};
     uint8_t *e = im.p;
-    memcpy(e,
-           "\x7f"
-           "ELF",
-           4);
-    e[4] = 2; /* ELFCLASS64 */
-    e[5] = 1; /* little-endian */
-    e[6] = 1;
-    wr16(e + 16, 2);  /* ET_EXEC */
-    wr16(e + 18, 62); /* EM_X86_64 */
-    wr32(e + 20, 1);
-    wr64(e + 24, entry);
-    wr64(e + 32, 64); /* phoff */
-    wr16(e + 52, 64);
-    wr16(e + 54, 56);
-    wr16(e + 56, 1);
-    uint8_t *ph = e + 64;
-    wr32(ph, 1); /* PT_LOAD */
-    wr32(ph + 4, 5);
-    wr64(ph + 8, off);
-    wr64(ph + 16, 0xffffffff81000000ull + (paddr - 0x1000000));
-    wr64(ph + 24, paddr);
-    wr64(ph + 32, size);
-    wr64(ph + 40, memsz);
-    wr64(ph + 48, 0x200000);
+    const struct elf_seg seg = {
+        LAPIS_ELF_PT_LOAD, off, 0xffffffff81000000ull + (paddr - 0x1000000), paddr, size, memsz};
+    elf_build(e, true, LAPIS_ELF_EM_X86_64, entry, &seg, 1);
+    put_le64(e + 64 + 48, 0x200000); /* p_align: a vmlinux aligns to 2 MiB */
     for (size_t i = 0; i < size; i++)
         e[off + i] = (uint8_t)(i * 3 + 11);
     return im;
@@ -554,11 +509,11 @@ static void test_vmlinux(void)
     CHECK(memcmp(gp(&ram, 0x1000000), im.p + 0x1000, 8192) == 0);
     CHECK_EQ(*gp(&ram, 0x1000000 + 8192), 0);
     uint8_t *bp = gp(&ram, LAPIS_LINUX_BOOT_PARAMS);
-    CHECK_EQ(rd32(bp + LAPIS_SETUP_HEADER), LAPIS_SETUP_MAGIC);
-    CHECK_EQ(rd16(bp + LAPIS_SETUP_VERSION), LAPIS_BOOT_PROTO_SYNTH);
-    CHECK_EQ(rd16(bp + LAPIS_SETUP_BOOT_FLAG), 0xAA55);
+    CHECK_EQ(get_le32(bp + LAPIS_SETUP_HEADER), LAPIS_SETUP_MAGIC);
+    CHECK_EQ(get_le16(bp + LAPIS_SETUP_VERSION), LAPIS_BOOT_PROTO_SYNTH);
+    CHECK_EQ(get_le16(bp + LAPIS_SETUP_BOOT_FLAG), 0xAA55);
     CHECK_EQ(bp[LAPIS_SETUP_LOADER_TYPE], 0xFF);
-    CHECK_STR((const char *)gp(&ram, rd32(bp + LAPIS_SETUP_CMD_LINE_PTR)), "root=/dev/vda");
+    CHECK_STR((const char *)gp(&ram, get_le32(bp + LAPIS_SETUP_CMD_LINE_PTR)), "root=/dev/vda");
     free(im.p);
 
     /* Virtual e_entry is translated through its segment. */
@@ -587,9 +542,9 @@ static void test_vmlinux(void)
     im = mkelf(0x1000000, 0x1000000, 8192, 8192);
     CHECK_EQ(lapis_vmlinux_load(&ram, im.p, im.len - 1, NULL, 0, &c, &lo, err, sizeof(err)),
              -ENOEXEC);
-    wr64(im.p + 64 + 40, 100);
+    put_le64(im.p + 64 + 40, 100);
     CHECK_EQ(lapis_vmlinux_load(&ram, im.p, im.len, NULL, 0, &c, &lo, err, sizeof(err)), -ENOEXEC);
-    wr64(im.p + 64 + 40, 8192);
+    put_le64(im.p + 64 + 40, 8192);
     im.p[4] = 1;
     CHECK(lapis_vmlinux_load(&ram, im.p, im.len, NULL, 0, &c, &lo, err, sizeof(err)) < 0);
     free(im.p);
@@ -616,8 +571,8 @@ static void test_unpacked_bzimage(void)
 
     /* Uncompressed payload: loaded as vmlinux with the bzImage's header. */
     struct image bz = mkbz(elf.p, elf.len);
-    wr64(bz.p + LAPIS_SETUP_PREF_ADDRESS, 0x1000000);
-    wr32(bz.p + LAPIS_SETUP_INIT_SIZE, 0x100000);
+    put_le64(bz.p + LAPIS_SETUP_PREF_ADDRESS, 0x1000000);
+    put_le32(bz.p + LAPIS_SETUP_INIT_SIZE, 0x100000);
     struct lapis_guest_ram ram = mkram(64 * MIB);
     CHECK_EQ(lapis_linux_load(&ram, bz.p, bz.len, &c, &lo, err, sizeof(err)), 0);
     CHECK_EQ(lo.kind, LAPIS_LINUX_UNPACKED);
@@ -625,8 +580,8 @@ static void test_unpacked_bzimage(void)
     CHECK_EQ(lo.entry.regs.rip, 0x1000000);
     CHECK_EQ(lo.kernel_end, 0x1100000); /* init_size from the header */
     uint8_t *bp = gp(&ram, LAPIS_LINUX_BOOT_PARAMS);
-    CHECK_EQ(rd16(bp + LAPIS_SETUP_VERSION), 0x020F);
-    CHECK_EQ(rd32(bp + LAPIS_SETUP_INIT_SIZE), 0x100000);
+    CHECK_EQ(get_le16(bp + LAPIS_SETUP_VERSION), 0x020F);
+    CHECK_EQ(get_le32(bp + LAPIS_SETUP_INIT_SIZE), 0x100000);
     CHECK(memcmp(gp(&ram, 0x1000000), elf.p + 0x1000, 6000) == 0);
     free(bz.p);
     freeram(&ram);
@@ -644,11 +599,11 @@ static void test_unpacked_bzimage(void)
     CHECK_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
     size_t glen = z.total_out;
     deflateEnd(&z);
-    wr32(gz + glen, (uint32_t)elf.len);
+    put_le32(gz + glen, (uint32_t)elf.len);
     glen += 4;
 
     bz = mkbz(gz, glen);
-    wr64(bz.p + LAPIS_SETUP_PREF_ADDRESS, 0x1000000);
+    put_le64(bz.p + LAPIS_SETUP_PREF_ADDRESS, 0x1000000);
     ram = mkram(64 * MIB);
     CHECK_EQ(lapis_linux_load(&ram, bz.p, bz.len, &c, &lo, err, sizeof(err)), 0);
     CHECK_EQ(lo.kind, LAPIS_LINUX_UNPACKED);
@@ -678,7 +633,7 @@ static void test_unpacked_bzimage(void)
     deflate(&z, Z_FINISH);
     glen = z.total_out;
     deflateEnd(&z);
-    wr32(gz + glen, (uint32_t)elf.len);
+    put_le32(gz + glen, (uint32_t)elf.len);
     free(bz.p);
     bz = mkbz(gz, glen + 4);
     ram = mkram(64 * MIB);

@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "elf_builder.h"
+#include "loader/bytes.h"
 #include "loader/elf.h"
 #include "../harness.h"
 
@@ -13,83 +15,6 @@ static uint8_t low_ram[RAM_SIZE];
 static uint8_t high_ram[HIGH_SIZE];
 static uint8_t img[64 * 1024];
 static char err[256];
-
-struct seg {
-    uint32_t type;
-    uint64_t offset, vaddr, paddr, filesz, memsz;
-};
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-/* Writes an ELF header and program headers (right after it) into img. */
-static void build_elf(bool is64, uint16_t machine, uint64_t entry, const struct seg *segs,
-                      unsigned n)
-{
-    unsigned ehsize = is64 ? 64 : 52, phsize = is64 ? 56 : 32;
-
-    memset(img, 0, ehsize + n * phsize);
-    memcpy(img,
-           "\x7f"
-           "ELF",
-           4);
-    img[4] = is64 ? 2 : 1;
-    img[5] = 1;
-    img[6] = 1;
-    put16(img + 16, 2);
-    put16(img + 18, machine);
-    put32(img + 20, 1);
-    if (is64) {
-        put64(img + 24, entry);
-        put64(img + 32, ehsize);
-        put16(img + 52, 64);
-        put16(img + 54, 56);
-        put16(img + 56, (uint16_t)n);
-    } else {
-        put32(img + 24, (uint32_t)entry);
-        put32(img + 28, ehsize);
-        put16(img + 40, 52);
-        put16(img + 42, 32);
-        put16(img + 44, (uint16_t)n);
-    }
-    for (unsigned i = 0; i < n; i++) {
-        uint8_t *p = img + ehsize + i * phsize;
-        if (is64) {
-            put32(p, segs[i].type);
-            put32(p + 4, 5);
-            put64(p + 8, segs[i].offset);
-            put64(p + 16, segs[i].vaddr);
-            put64(p + 24, segs[i].paddr);
-            put64(p + 32, segs[i].filesz);
-            put64(p + 40, segs[i].memsz);
-            put64(p + 48, 0x1000);
-        } else {
-            put32(p, segs[i].type);
-            put32(p + 4, (uint32_t)segs[i].offset);
-            put32(p + 8, (uint32_t)segs[i].vaddr);
-            put32(p + 12, (uint32_t)segs[i].paddr);
-            put32(p + 16, (uint32_t)segs[i].filesz);
-            put32(p + 20, (uint32_t)segs[i].memsz);
-            put32(p + 24, 5);
-            put32(p + 28, 0x1000);
-        }
-    }
-}
 
 static struct lapis_guest_ram ram_low(void)
 {
@@ -135,14 +60,14 @@ static void expect_fail(const struct lapis_guest_ram *ram, size_t len, int rc, c
 static void test_load_elf32(void)
 {
     struct lapis_guest_ram ram = ram_low();
-    struct seg s[] = {
+    struct elf_seg s[] = {
         {1, 0x1000, 0x100000, 0x100000, 0x300, 0x300},
         {4, 0x5000, 0, 0, 0x10, 0x10}, /* PT_NOTE, not loaded */
         {1, 0x2000, 0x102000, 0x102000, 0x100, 0x1100},
     };
     struct lapis_elf_info info;
 
-    build_elf(false, LAPIS_ELF_EM_386, 0x100010, s, 3);
+    elf_build(img, false, LAPIS_ELF_EM_386, 0x100010, s, 3);
     fill_pattern(0x1000, 0x300, 1);
     fill_pattern(0x2000, 0x100, 9);
     CHECK(lapis_elf_is_elf(img, 0x2100));
@@ -171,13 +96,13 @@ static void test_load_elf32(void)
 static void test_load_elf64_translates_entry(void)
 {
     struct lapis_guest_ram ram = ram_low();
-    struct seg s[] = {
+    struct elf_seg s[] = {
         {1, 0x1000, 0xffffffff80100000ull, 0x100000, 0x200, 0x400},
         {1, 0, 0, 0x180000, 0, 0}, /* empty: ignored */
     };
     struct lapis_elf_info info;
 
-    build_elf(true, LAPIS_ELF_EM_X86_64, 0xffffffff80100020ull, s, 2);
+    elf_build(img, true, LAPIS_ELF_EM_X86_64, 0xffffffff80100020ull, s, 2);
     fill_pattern(0x1000, 0x200, 3);
     CHECK_EQ(lapis_elf_load(&ram, img, 0x1200, &info, err, sizeof(err)), 0);
     CHECK(info.is64);
@@ -192,13 +117,13 @@ static void test_load_elf64_translates_entry(void)
 static void test_load_high_ram(void)
 {
     struct lapis_guest_ram ram = ram_low();
-    struct seg s[] = {{1, 0x1000, 0x100000000ull, 0x100000000ull, 0x100, 0x200}};
+    struct elf_seg s[] = {{1, 0x1000, 0x100000000ull, 0x100000000ull, 0x100, 0x200}};
     struct lapis_elf_info info;
 
     ram.high = high_ram;
     ram.high_size = HIGH_SIZE;
     memset(high_ram, 0xAA, sizeof(high_ram));
-    build_elf(true, LAPIS_ELF_EM_X86_64, 0x100000000ull, s, 1);
+    elf_build(img, true, LAPIS_ELF_EM_X86_64, 0x100000000ull, s, 1);
     fill_pattern(0x1000, 0x100, 5);
     CHECK_EQ(lapis_elf_load(&ram, img, 0x1100, &info, err, sizeof(err)), 0);
     CHECK(ram_has_pattern(high_ram, 0x100, 5));
@@ -207,59 +132,59 @@ static void test_load_high_ram(void)
 
     /* Crossing the end of high RAM fails and names both ranges. */
     s[0].paddr = s[0].vaddr = 0x100000000ull + HIGH_SIZE - 0x100;
-    build_elf(true, LAPIS_ELF_EM_X86_64, s[0].paddr, s, 1);
+    elf_build(img, true, LAPIS_ELF_EM_X86_64, s[0].paddr, s, 1);
     expect_fail(&ram, 0x1100, -ENOSPC, "does not fit in 3 MiB of guest RAM (0x0 - 0x1fffff and");
 }
 
 static void test_bad_headers(void)
 {
     struct lapis_guest_ram ram = ram_low();
-    struct seg s[] = {{1, 0x1000, 0x100000, 0x100000, 0x10, 0x10}};
+    struct elf_seg s[] = {{1, 0x1000, 0x100000, 0x100000, 0x10, 0x10}};
     struct lapis_elf_info info;
 
     CHECK_EQ(lapis_elf_load(&ram, NULL, 0, &info, err, sizeof(err)), -EINVAL);
     CHECK_EQ(lapis_elf_load(NULL, img, 100, &info, err, sizeof(err)), -EINVAL);
     expect_fail(&ram, 0, -ENOEXEC, "only 0 bytes");
-    build_elf(false, 3, 0x100000, s, 1);
+    elf_build(img, false, 3, 0x100000, s, 1);
     expect_fail(&ram, 15, -ENOEXEC, "only 15 bytes");
     expect_fail(&ram, 40, -ENOEXEC, "header needs 52 bytes, file has 40");
     img[0] = 0x7e;
     expect_fail(&ram, 0x1010, -ENOEXEC, "bad magic");
     CHECK(!lapis_elf_is_elf(img, 0x1010));
 
-    build_elf(false, 3, 0x100000, s, 1);
+    elf_build(img, false, 3, 0x100000, s, 1);
     img[4] = 3;
     expect_fail(&ram, 0x1010, -ENOEXEC, "class 3");
-    build_elf(false, 3, 0x100000, s, 1);
+    elf_build(img, false, 3, 0x100000, s, 1);
     img[5] = 2;
     expect_fail(&ram, 0x1010, -ENOEXEC, "not little-endian");
-    build_elf(false, 3, 0x100000, s, 1);
+    elf_build(img, false, 3, 0x100000, s, 1);
     img[6] = 0;
     expect_fail(&ram, 0x1010, -ENOEXEC, "ident version 0");
-    build_elf(false, 3, 0x100000, s, 1);
-    put16(img + 16, 3);
+    elf_build(img, false, 3, 0x100000, s, 1);
+    put_le16(img + 16, 3);
     expect_fail(&ram, 0x1010, -ENOEXEC, "ELF type 3");
-    build_elf(false, 40, 0x100000, s, 1); /* ARM */
+    elf_build(img, false, 40, 0x100000, s, 1); /* ARM */
     expect_fail(&ram, 0x1010, -ENOEXEC, "machine 40");
-    build_elf(false, 3, 0x100000, s, 1);
-    put32(img + 20, 2);
+    elf_build(img, false, 3, 0x100000, s, 1);
+    put_le32(img + 20, 2);
     expect_fail(&ram, 0x1010, -ENOEXEC, "ELF version 2");
-    build_elf(false, 3, 0x100000, s, 0);
+    elf_build(img, false, 3, 0x100000, s, 0);
     expect_fail(&ram, 0x1010, -ENOEXEC, "no program headers");
-    build_elf(false, 3, 0x100000, s, 1);
-    put16(img + 44, 0xFFFF);
+    elf_build(img, false, 3, 0x100000, s, 1);
+    put_le16(img + 44, 0xFFFF);
     expect_fail(&ram, 0x1010, -ENOEXEC, "65535 program headers");
-    build_elf(false, 3, 0x100000, s, 1);
-    put16(img + 42, 31);
+    elf_build(img, false, 3, 0x100000, s, 1);
+    put_le16(img + 42, 31);
     expect_fail(&ram, 0x1010, -ENOEXEC, "program header size 31");
-    build_elf(true, 62, 0x100000, s, 1);
-    put16(img + 54, 32);
+    elf_build(img, true, 62, 0x100000, s, 1);
+    put_le16(img + 54, 32);
     expect_fail(&ram, 0x1010, -ENOEXEC, "program header size 32");
     /* Program header table past the end, and an offset that would overflow. */
-    build_elf(false, 3, 0x100000, s, 1);
+    elf_build(img, false, 3, 0x100000, s, 1);
     expect_fail(&ram, 60, -ENOEXEC, "program headers need bytes up to 0x54, file has 0x3c");
-    build_elf(true, 62, 0x100000, s, 1);
-    put64(img + 32, UINT64_MAX - 8);
+    elf_build(img, true, 62, 0x100000, s, 1);
+    put_le64(img + 32, UINT64_MAX - 8);
     expect_fail(&ram, 0x1010, -ENOEXEC, "truncated: program headers");
     CHECK(all_bytes(low_ram, RAM_SIZE, 0xAA));
 }
@@ -267,63 +192,63 @@ static void test_bad_headers(void)
 static void test_bad_segments(void)
 {
     struct lapis_guest_ram ram = ram_low();
-    struct seg s[] = {
+    struct elf_seg s[] = {
         {1, 0x1000, 0x100000, 0x100000, 0x100, 0x100},
         {1, 0x2000, 0x110000, 0x110000, 0x100, 0x100},
     };
 
     /* No PT_LOAD at all. */
     s[0].type = s[1].type = 4;
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC, "no loadable (PT_LOAD) segment");
     s[0].type = s[1].type = 1;
 
     /* File bytes outside the file. */
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2080, -ENOEXEC,
                 "kernel file is truncated: segment 1 needs bytes up to 0x2100, file has 0x2080");
     s[1].offset = 0xFFFFFFFF;
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC, "segment 1 needs bytes up to 0x1000000ff");
     s[1].offset = 0x2000;
 
     /* filesz > memsz. */
     s[1].memsz = 0x80;
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC, "file size 0x100 exceeds memory size 0x80");
     s[1].memsz = 0x100;
 
     /* Outside RAM, and straddling its end. */
     s[1].paddr = 0x300000;
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOSPC,
                 "segment 1 (0x300000 - 0x3000ff) does not fit in 2 MiB of guest RAM");
     s[1].paddr = RAM_SIZE - 0x80;
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOSPC, "segment 1 (0x1fff80 - 0x20007f) does not fit");
     /* A huge bss. */
     s[1].paddr = 0x110000;
     s[1].memsz = 0xFFFFFFF0;
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC, "wraps around the 32-bit address space");
     s[1].paddr = 0;
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOSPC, "does not fit");
     s[1].memsz = 0x100;
     s[1].paddr = 0x110000;
 
     /* Overlap, in either order. */
     s[1].paddr = 0x1000FF;
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC,
                 "segments 0 (0x100000 - 0x1000ff) and 1 (0x1000ff - 0x1001fe) overlap");
     s[1].paddr = 0xFFF01;
-    build_elf(false, 3, 0x100000, s, 2);
+    elf_build(img, false, 3, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC, "overlap");
     s[1].paddr = 0x110000;
 
     /* Entry outside every segment, even right after one. */
-    build_elf(false, 3, 0x100100, s, 2);
+    elf_build(img, false, 3, 0x100100, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC, "entry point 0x100100 is not inside");
     CHECK(all_bytes(low_ram, RAM_SIZE, 0xAA));
 }
@@ -331,25 +256,25 @@ static void test_bad_segments(void)
 static void test_bad_segments_elf64(void)
 {
     struct lapis_guest_ram ram = ram_low();
-    struct seg s[] = {
+    struct elf_seg s[] = {
         {1, 0x1000, 0x100000, 0x100000, 0x100, 0x100},
         {1, 0x2000, 0x110000, 0x110000, 0x100, 0x100},
     };
 
     s[1].paddr = UINT64_MAX - 0x10;
-    build_elf(true, 62, 0x100000, s, 2);
+    elf_build(img, true, 62, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC, "wraps around the 64-bit address space");
     s[1].paddr = 0x110000;
     s[1].offset = UINT64_MAX - 0x10;
-    build_elf(true, 62, 0x100000, s, 2);
+    elf_build(img, true, 62, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC, "overflows");
     s[1].offset = 0x2000;
     s[1].memsz = UINT64_MAX;
-    build_elf(true, 62, 0x100000, s, 2);
+    elf_build(img, true, 62, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOEXEC, "wraps");
     s[1].paddr = 0;
     s[1].memsz = UINT64_MAX;
-    build_elf(true, 62, 0x100000, s, 2);
+    elf_build(img, true, 62, 0x100000, s, 2);
     expect_fail(&ram, 0x2100, -ENOSPC, "does not fit");
     /* Pass 1 catches the second segment, so the first was not copied either. */
     CHECK(all_bytes(low_ram, RAM_SIZE, 0xAA));
@@ -357,11 +282,11 @@ static void test_bad_segments_elf64(void)
 
 static void test_phdr_accessor_and_null_err(void)
 {
-    struct seg s[] = {{4, 0x123, 0x456, 0x789, 0x10, 0x20}};
+    struct elf_seg s[] = {{4, 0x123, 0x456, 0x789, 0x10, 0x20}};
     struct lapis_elf_info info;
     struct lapis_elf_phdr ph;
 
-    build_elf(true, 62, 0, s, 1);
+    elf_build(img, true, 62, 0, s, 1);
     CHECK_EQ(lapis_elf_parse(img, 0x1000, &info, NULL, 0), 0);
     lapis_elf_phdr(img, &info, 0, &ph);
     CHECK_EQ(ph.type, 4);
@@ -385,7 +310,7 @@ static void test_phdr_accessor_and_null_err(void)
 static void test_fuzz_headers(void)
 {
     struct lapis_guest_ram ram = ram_low();
-    struct seg s[] = {
+    struct elf_seg s[] = {
         {1, 0x1000, 0x100000, 0x100000, 0x100, 0x200},
         {1, 0x2000, 0x110000, 0x110000, 0x100, 0x100},
     };
@@ -395,7 +320,7 @@ static void test_fuzz_headers(void)
     srand(1);
     for (int iter = 0; iter < 20000; iter++) {
         bool is64 = iter & 1;
-        build_elf(is64, is64 ? 62 : 3, 0x100000, s, 2);
+        elf_build(img, is64, is64 ? 62 : 3, 0x100000, s, 2);
         unsigned hdr = is64 ? 64 + 2 * 56 : 52 + 2 * 32;
         for (int k = 0; k < 3; k++)
             img[rand() % hdr] = (uint8_t)rand();

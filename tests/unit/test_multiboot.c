@@ -3,6 +3,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "elf_builder.h"
+#include "loader/bytes.h"
+#include "loader/elf.h"
 #include "loader/multiboot.h"
 #include "../harness.h"
 
@@ -16,94 +19,15 @@ static uint8_t img[128 * 1024];
 static uint8_t initrd[5000];
 static char err[256];
 
-struct seg {
-    uint32_t type;
-    uint64_t offset, vaddr, paddr, filesz, memsz;
-};
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return get32(p) | ((uint64_t)get32(p + 4) << 32);
-}
-
-static void build_elf(bool is64, uint64_t entry, const struct seg *segs, unsigned n)
-{
-    unsigned ehsize = is64 ? 64 : 52, phsize = is64 ? 56 : 32;
-
-    memset(img, 0, ehsize + n * phsize);
-    memcpy(img,
-           "\x7f"
-           "ELF",
-           4);
-    img[4] = is64 ? 2 : 1;
-    img[5] = 1;
-    img[6] = 1;
-    put16(img + 16, 2);
-    put16(img + 18, is64 ? 62 : 3);
-    put32(img + 20, 1);
-    if (is64) {
-        put64(img + 24, entry);
-        put64(img + 32, ehsize);
-        put16(img + 54, 56);
-        put16(img + 56, (uint16_t)n);
-    } else {
-        put32(img + 24, (uint32_t)entry);
-        put32(img + 28, ehsize);
-        put16(img + 42, 32);
-        put16(img + 44, (uint16_t)n);
-    }
-    for (unsigned i = 0; i < n; i++) {
-        uint8_t *p = img + ehsize + i * phsize;
-        if (is64) {
-            put32(p, segs[i].type);
-            put64(p + 8, segs[i].offset);
-            put64(p + 16, segs[i].vaddr);
-            put64(p + 24, segs[i].paddr);
-            put64(p + 32, segs[i].filesz);
-            put64(p + 40, segs[i].memsz);
-        } else {
-            put32(p, segs[i].type);
-            put32(p + 4, (uint32_t)segs[i].offset);
-            put32(p + 8, (uint32_t)segs[i].vaddr);
-            put32(p + 12, (uint32_t)segs[i].paddr);
-            put32(p + 16, (uint32_t)segs[i].filesz);
-            put32(p + 20, (uint32_t)segs[i].memsz);
-        }
-    }
-}
-
 /* A multiboot header at @off; @aout: header_addr, load_addr, load_end, bss_end, entry. */
 static void put_header(size_t off, uint32_t flags, const uint32_t *aout)
 {
-    put32(img + off, LAPIS_MULTIBOOT_HEADER_MAGIC);
-    put32(img + off + 4, flags);
-    put32(img + off + 8, 0u - LAPIS_MULTIBOOT_HEADER_MAGIC - flags);
+    put_le32(img + off, LAPIS_MULTIBOOT_HEADER_MAGIC);
+    put_le32(img + off + 4, flags);
+    put_le32(img + off + 8, 0u - LAPIS_MULTIBOOT_HEADER_MAGIC - flags);
     if (aout)
         for (int i = 0; i < 5; i++)
-            put32(img + off + 12 + 4 * i, aout[i]);
+            put_le32(img + off + 12 + 4 * i, aout[i]);
 }
 
 static void fill_pattern(uint8_t *p, size_t n, uint8_t seed)
@@ -143,11 +67,11 @@ static struct lapis_guest_ram fresh_ram(bool high)
 /* The standard test kernel: text at 1 MiB (0x2000 bytes), data + bss at 1 MiB + 64 KiB. */
 static size_t standard_kernel(bool is64, uint32_t flags)
 {
-    struct seg s[] = {
+    struct elf_seg s[] = {
         {1, HDR_OFF, 0x100000, 0x100000, 0x2000, 0x2000},
         {1, 0x3000, 0x110000, 0x110000, 0x800, 0x3000},
     };
-    build_elf(is64, 0x100100, s, 2);
+    elf_build(img, is64, is64 ? LAPIS_ELF_EM_X86_64 : LAPIS_ELF_EM_386, 0x100100, s, 2);
     fill_pattern(img + HDR_OFF, 0x2000, 1);
     fill_pattern(img + 0x3000, 0x800, 2);
     put_header(HDR_OFF + 16, flags, NULL);
@@ -161,10 +85,10 @@ static uint8_t *gpa(uint64_t a)
 
 static void check_mmap_entry(const uint8_t *e, uint64_t base, uint64_t len, uint32_t type)
 {
-    CHECK_EQ(get32(e), 20);
-    CHECK_EQ(get64(e + 4), base);
-    CHECK_EQ(get64(e + 12), len);
-    CHECK_EQ(get32(e + 20), type);
+    CHECK_EQ(get_le32(e), 20);
+    CHECK_EQ(get_le64(e + 4), base);
+    CHECK_EQ(get_le64(e + 12), len);
+    CHECK_EQ(get_le32(e + 20), type);
 }
 
 static void test_elf32_kernel_with_initrd(void)
@@ -192,31 +116,31 @@ static void test_elf32_kernel_with_initrd(void)
     uint64_t info = st.rbx;
     CHECK(info >= 0x1000 && info + 256 <= LAPIS_MB_LOW_RAM_END);
     const uint8_t *mi = low_ram + info;
-    uint32_t flags = get32(mi);
+    uint32_t flags = get_le32(mi);
     CHECK_EQ(flags, LAPIS_MB_INFO_MEMORY | LAPIS_MB_INFO_CMDLINE | LAPIS_MB_INFO_MODS |
                         LAPIS_MB_INFO_MEM_MAP | LAPIS_MB_INFO_BOOT_LOADER_NAME);
-    CHECK_EQ(get32(mi + 4), 640);
-    CHECK_EQ(get32(mi + 8), (RAM_SIZE - 0x100000) / 1024);
-    CHECK_STR((const char *)gpa(get32(mi + 16)), "console=ttyS0 quiet");
-    CHECK_EQ(get32(mi + 20), 1);
-    const uint8_t *mod = gpa(get32(mi + 24));
-    CHECK_EQ(get32(mod), 0x113000);
-    CHECK_EQ(get32(mod + 4), 0x113000 + sizeof(initrd));
-    CHECK_STR((const char *)gpa(get32(mod + 8)), "initrd");
+    CHECK_EQ(get_le32(mi + 4), 640);
+    CHECK_EQ(get_le32(mi + 8), (RAM_SIZE - 0x100000) / 1024);
+    CHECK_STR((const char *)gpa(get_le32(mi + 16)), "console=ttyS0 quiet");
+    CHECK_EQ(get_le32(mi + 20), 1);
+    const uint8_t *mod = gpa(get_le32(mi + 24));
+    CHECK_EQ(get_le32(mod), 0x113000);
+    CHECK_EQ(get_le32(mod + 4), 0x113000 + sizeof(initrd));
+    CHECK_STR((const char *)gpa(get_le32(mod + 8)), "initrd");
     CHECK(has_pattern(low_ram + 0x113000, sizeof(initrd), 3));
     CHECK_EQ(st.highest_loaded, 0x113000 + sizeof(initrd));
-    CHECK_STR((const char *)gpa(get32(mi + 64)), "lapis");
+    CHECK_STR((const char *)gpa(get_le32(mi + 64)), "lapis");
 
     /* Memory map. */
-    CHECK_EQ(get32(mi + 44), 3 * 24);
-    const uint8_t *mm = gpa(get32(mi + 48));
+    CHECK_EQ(get_le32(mi + 44), 3 * 24);
+    const uint8_t *mm = gpa(get_le32(mi + 48));
     check_mmap_entry(mm, 0, 0x9FC00, 1);
     check_mmap_entry(mm + 24, 0x9FC00, 0x60400, 2);
     check_mmap_entry(mm + 48, 0x100000, RAM_SIZE - 0x100000, 1);
 
     /* Every pointer in the block stays inside it. */
     for (unsigned off = 16; off <= 64; off += 4) {
-        uint32_t p = get32(mi + off);
+        uint32_t p = get_le32(mi + off);
         if (off == 16 || off == 24 || off == 48 || off == 64)
             CHECK(p > info && p < info + 512);
     }
@@ -231,14 +155,14 @@ static void test_elf64_no_cmdline_no_initrd(void)
     CHECK_EQ(lapis_multiboot_load(&ram, img, len, NULL, NULL, 0, &st, err, sizeof(err)), 0);
     CHECK_EQ(st.rip, 0x100100);
     const uint8_t *mi = low_ram + st.rbx;
-    CHECK(get32(mi) & LAPIS_MB_INFO_CMDLINE);
-    CHECK_STR((const char *)gpa(get32(mi + 16)), "");
-    CHECK(get32(mi) & LAPIS_MB_INFO_MODS);
-    CHECK_EQ(get32(mi + 20), 0);
+    CHECK(get_le32(mi) & LAPIS_MB_INFO_CMDLINE);
+    CHECK_STR((const char *)gpa(get_le32(mi + 16)), "");
+    CHECK(get_le32(mi) & LAPIS_MB_INFO_MODS);
+    CHECK_EQ(get_le32(mi + 20), 0);
     CHECK_EQ(st.highest_loaded, 0x113000);
     /* High RAM appears as a fourth map entry. */
-    CHECK_EQ(get32(mi + 44), 4 * 24);
-    check_mmap_entry(gpa(get32(mi + 48)) + 72, 0x100000000ull, HIGH_SIZE, 1);
+    CHECK_EQ(get_le32(mi + 44), 4 * 24);
+    check_mmap_entry(gpa(get_le32(mi + 48)) + 72, 0x100000000ull, HIGH_SIZE, 1);
     CHECK(all_bytes(high_ram, HIGH_SIZE, 0xAA));
 }
 
@@ -267,8 +191,8 @@ static void test_aout_kludge(void)
     CHECK_EQ(lapis_multiboot_load(&ram, img, 0x3000, NULL, initrd, 10, &st, err, sizeof(err)), 0);
     CHECK(memcmp(low_ram + 0x300000, img + 0x20, 0x100) == 0);
     CHECK_EQ(low_ram[0x300100], 0xAA);
-    const uint8_t *mod = gpa(get32(low_ram + st.rbx + 24));
-    CHECK_EQ(get32(mod), 0x301000);
+    const uint8_t *mod = gpa(get_le32(low_ram + st.rbx + 24));
+    CHECK_EQ(get_le32(mod), 0x301000);
     CHECK_EQ(st.highest_loaded, 0x30100A);
 
     /* An ELF file with flag 16 uses the address fields, not the program headers. */
@@ -287,36 +211,36 @@ static void test_info_avoids_low_kernel(void)
     struct lapis_guest_ram ram = fresh_ram(false);
     struct lapis_boot_state st;
     /* The kernel fills 0x2000 .. 0x9FC00: only 0x1000 .. 0x2000 is free low. */
-    struct seg s[] = {{1, HDR_OFF, 0x2000, 0x2000, 0x1000, 0x9FC00 - 0x2000}};
+    struct elf_seg s[] = {{1, HDR_OFF, 0x2000, 0x2000, 0x1000, 0x9FC00 - 0x2000}};
 
-    build_elf(false, 0x2000, s, 1);
+    elf_build(img, false, LAPIS_ELF_EM_386, 0x2000, s, 1);
     put_header(HDR_OFF, 0, NULL);
     CHECK_EQ(lapis_multiboot_load(&ram, img, 0x2000, "short", NULL, 0, &st, err, sizeof(err)), 0);
     CHECK_EQ(st.rbx, 0x1000);
-    CHECK_STR((const char *)gpa(get32(low_ram + st.rbx + 16)), "short");
+    CHECK_STR((const char *)gpa(get_le32(low_ram + st.rbx + 16)), "short");
 
     /* A command line too long for that gap moves the block above 1 MiB. */
     static char longcmd[0x2000];
     memset(longcmd, 'k', sizeof(longcmd) - 1);
     ram = fresh_ram(false);
-    build_elf(false, 0x2000, s, 1);
+    elf_build(img, false, LAPIS_ELF_EM_386, 0x2000, s, 1);
     put_header(HDR_OFF, 0, NULL);
     CHECK_EQ(lapis_multiboot_load(&ram, img, 0x2000, longcmd, initrd, 100, &st, err, sizeof(err)),
              0);
-    CHECK_EQ(get32(gpa(get32(low_ram + st.rbx + 24))), 0x100000); /* initrd skips the hole */
+    CHECK_EQ(get_le32(gpa(get_le32(low_ram + st.rbx + 24))), 0x100000); /* initrd skips the hole */
     CHECK_EQ(st.rbx, 0x101000);
-    CHECK_EQ(strlen((const char *)gpa(get32(low_ram + st.rbx + 16))), sizeof(longcmd) - 1);
+    CHECK_EQ(strlen((const char *)gpa(get_le32(low_ram + st.rbx + 16))), sizeof(longcmd) - 1);
     CHECK(st.highest_loaded > 0x101000 + sizeof(longcmd));
     /* Kernel bss was zeroed and the block did not land in it. */
     CHECK(all_bytes(low_ram + 0x3000, 0x9FC00 - 0x3000, 0));
 
     /* Kernel at 0x1000 .. 0x3000: the block goes right after it. */
-    struct seg s2[] = {{1, HDR_OFF, 0x1000, 0x1000, 0x1000, 0x2000}};
+    struct elf_seg s2[] = {{1, HDR_OFF, 0x1000, 0x1000, 0x1000, 0x2000}};
     ram = fresh_ram(false);
-    build_elf(false, 0x1000, s2, 1);
+    elf_build(img, false, LAPIS_ELF_EM_386, 0x1000, s2, 1);
     put_header(HDR_OFF, 0, NULL);
     CHECK_EQ(lapis_multiboot_load(&ram, img, 0x2000, "", initrd, 100, &st, err, sizeof(err)), 0);
-    CHECK_EQ(get32(gpa(get32(low_ram + st.rbx + 24))), 0x3000);
+    CHECK_EQ(get_le32(gpa(get_le32(low_ram + st.rbx + 24))), 0x3000);
     CHECK_EQ(st.rbx, 0x3070); /* after the initrd, 16-byte aligned */
 }
 
@@ -448,14 +372,14 @@ static void test_aout_errors(void)
 
 static void test_elf_errors(void)
 {
-    struct seg s[] = {
+    struct elf_seg s[] = {
         {1, HDR_OFF, 0x100000, 0x100000, 0x1000, 0x1000},
         {1, 0x2000, 0x200000, 0x200000, 0x1000, 0x1000},
         {1, 0x2000, 0x300000, 0x300000, 0x1000, 0x1000},
     };
 #define MB_ELF(is64)                                                                               \
     do {                                                                                           \
-        build_elf(is64, 0x100000, s, 3);                                                           \
+        elf_build(img, is64, is64 ? LAPIS_ELF_EM_X86_64 : LAPIS_ELF_EM_386, 0x100000, s, 3);       \
         put_header(HDR_OFF, 0, NULL);                                                              \
     } while (0)
 
@@ -489,10 +413,10 @@ static void test_elf_errors(void)
     expect_fail(0x3000, NULL, 0, -ENOEXEC, "no loadable (PT_LOAD) segment");
     s[0].type = s[1].type = s[2].type = 1;
     s[0].paddr = 0x100000;
-    build_elf(false, 0x400000, s, 3);
+    elf_build(img, false, LAPIS_ELF_EM_386, 0x400000, s, 3);
     put_header(HDR_OFF, 0, NULL);
     expect_fail(0x3000, NULL, 0, -ENOEXEC, "entry point 0x400000 is not inside");
-    build_elf(false, 0x100000, s, 3);
+    elf_build(img, false, LAPIS_ELF_EM_386, 0x100000, s, 3);
     put_header(HDR_OFF, 0, NULL);
     img[4] = 9;
     expect_fail(0x3000, NULL, 0, -ENOEXEC, "ELF class 9");
@@ -524,8 +448,8 @@ static void test_fuzz(void)
         }
         /* Recompute the checksum half the time so deeper fields get exercised. */
         if (rand() & 1) {
-            uint32_t flags = get32(img + HDR_OFF + 20);
-            put32(img + HDR_OFF + 24, 0u - LAPIS_MULTIBOOT_HEADER_MAGIC - flags);
+            uint32_t flags = get_le32(img + HDR_OFF + 20);
+            put_le32(img + HDR_OFF + 24, 0u - LAPIS_MULTIBOOT_HEADER_MAGIC - flags);
         }
         err[0] = 0;
         if (lapis_multiboot_load(&ram, img, len, "fuzz", initrd, 64, &st, err, sizeof(err)) == 0) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../harness.h"
+#include "loader/bytes.h"
 #include "loader/unpack.h"
 
 #if defined(__has_include)
@@ -30,12 +31,6 @@
 
 static char err[256];
 
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Test data that compresses, but not to nothing. */
 static uint8_t *sample(size_t n)
 {
@@ -57,7 +52,7 @@ struct buf {
 static struct buf append_size(struct buf b, size_t orig)
 {
     b.p = realloc(b.p, b.len + 4);
-    wr32(b.p + b.len, (uint32_t)orig);
+    put_le32(b.p + b.len, (uint32_t)orig);
     b.len += 4;
     return b;
 }
@@ -129,12 +124,12 @@ static struct buf c_lz4(const uint8_t *in, size_t n)
     size_t chunk = 8 * MIB, nchunks = (n + chunk - 1) / chunk;
     size_t cap = 4 + nchunks * (4 + (size_t)LZ4_compressBound((int)chunk));
     struct buf b = {malloc(cap), 4};
-    wr32(b.p, 0x184C2102u);
+    put_le32(b.p, 0x184C2102u);
     for (size_t off = 0; off < n; off += chunk) {
         size_t len = n - off < chunk ? n - off : chunk;
         int c = LZ4_compress_default((const char *)in + off, (char *)b.p + b.len + 4, (int)len,
                                      LZ4_compressBound((int)chunk));
-        wr32(b.p + b.len, (uint32_t)c);
+        put_le32(b.p + b.len, (uint32_t)c);
         b.len += 4 + (size_t)c;
     }
     return append_size(b, n);
@@ -335,7 +330,7 @@ static uint8_t *mkbz(const uint8_t *payload, size_t plen, size_t *len)
     size_t koff = 5 * 512, ksize = (plen + 0x100 + 15) & ~(size_t)15;
     uint8_t *b = calloc(1, koff + ksize);
     b[0x1F1] = 4;
-    wr32(b + 0x1F4, (uint32_t)(ksize / 16));
+    put_le32(b + 0x1F4, (uint32_t)(ksize / 16));
     b[0x1FE] = 0x55;
     b[0x1FF] = 0xAA;
     b[0x201] = 0x6A;
@@ -343,12 +338,12 @@ static uint8_t *mkbz(const uint8_t *payload, size_t plen, size_t *len)
     b[0x206] = 0x0F;
     b[0x207] = 0x02;
     b[0x211] = 1;
-    wr32(b + 0x230, 0x200000);
+    put_le32(b + 0x230, 0x200000);
     b[0x236] = 1;
-    wr32(b + 0x248, 0x40);
-    wr32(b + 0x24C, (uint32_t)plen);
-    wr32(b + 0x258, 0x1000000);
-    wr32(b + 0x260, (uint32_t)ksize);
+    put_le32(b + 0x248, 0x40);
+    put_le32(b + 0x24C, (uint32_t)plen);
+    put_le32(b + 0x258, 0x1000000);
+    put_le32(b + 0x260, (uint32_t)ksize);
     memcpy(b + koff + 0x40, payload, plen);
     *len = koff + ksize;
     return b;
@@ -393,7 +388,7 @@ static void test_bzimage_payload(void)
     bz = mkbz((const uint8_t *)"garbage!", 8, &len);
     CHECK_EQ(lapis_unpack_bzimage(bz, len, 0, &out, &olen, &comp, err, sizeof(err)), -EOPNOTSUPP);
     CHECK(strstr(err, "--no-unpack") != NULL);
-    wr32(bz + 0x24C, 0);
+    put_le32(bz + 0x24C, 0);
     CHECK_EQ(lapis_unpack_bzimage(bz, len, 0, &out, &olen, &comp, err, sizeof(err)), -ENOEXEC);
     bz[0x202] = 'X';
     CHECK_EQ(lapis_unpack_bzimage(bz, len, 0, &out, &olen, &comp, err, sizeof(err)), -ENOEXEC);
