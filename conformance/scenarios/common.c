@@ -94,6 +94,14 @@ void obs_rirr(struct conf *c, const char *key, unsigned pin, bool want)
     conf_check(c, got == want, key, "Remote IRR %u, expected %u", (unsigned)got, (unsigned)want);
 }
 
+void level_done(struct conf *c, unsigned n)
+{
+    conf_wait_count(c, n, WAIT_MS);
+    conf_settle(c);
+    obs_count(c, "count", n);
+    obs_rirr(c, "rirr.after", PIN_A, false);
+}
+
 void expect_plain_level(struct conf *c, unsigned deliveries)
 {
     conf_expect_stat(c, "irqs", deliveries);

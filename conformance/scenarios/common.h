@@ -61,6 +61,11 @@ void level_fire(struct conf *c, unsigned pin, unsigned vector, conf_irq_fn fn);
 void obs_count(struct conf *c, const char *key, unsigned want);
 /* Observes Remote IRR of @pin as "<key>" and checks it against @want. */
 void obs_rirr(struct conf *c, const char *key, unsigned pin, bool want);
+/*
+ * Waits up to WAIT_MS for interrupt number @n, settles, and checks "count"
+ * is @n and Remote IRR of PIN_A ("rirr.after") is clear.
+ */
+void level_done(struct conf *c, unsigned n);
 /* The usual EOI counters for a run on one level pin with no SVR bit 12. */
 void expect_plain_level(struct conf *c, unsigned deliveries);
 

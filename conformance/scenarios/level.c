@@ -62,10 +62,7 @@ static void level_redeliver_high(struct conf *c)
     /* EOI with the line high: delivered again, three times; the third lowers it. */
     c->var[V_HIGH] = 3;
     level_fire(c, PIN_A, VEC_A, h_eoi_n_high);
-    conf_wait_count(c, 4, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 4);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 4);
     expect_plain_level(c, 4);
 }
 
@@ -74,10 +71,7 @@ static void level_lowered_before_eoi(struct conf *c)
     /* Sent, then lowered before the CPU takes it: its EOI sends nothing more. */
     level_pend(c, PIN_A, VEC_A, h_eoi);
     conf_line(c, PIN_A, false);
-    conf_wait_count(c, 1, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 1);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 1);
     expect_plain_level(c, 1);
 }
 
@@ -106,10 +100,7 @@ static void level_coalesce(struct conf *c)
     obs_rirr(c, "rirr.after_toggles", PIN_A, true);
     /* Taken once; its EOI finds the line high: one more. */
     c->var[V_HIGH] = 1;
-    conf_wait_count(c, 2, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 2);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 2);
     expect_plain_level(c, 2);
 }
 
@@ -125,10 +116,7 @@ static void level_mask_high_unmask(struct conf *c)
     conf_mask(c, PIN_A, false); /* unmasking a high line sends it */
     obs_rirr(c, "rirr.unmasked", PIN_A, true);
     conf_line(c, PIN_A, false);
-    conf_wait_count(c, 1, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 1);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 1);
     expect_plain_level(c, 1);
 }
 
@@ -158,10 +146,7 @@ static void level_mask_pending(struct conf *c)
     obs_rirr(c, "rirr.masked_after_eoi", PIN_A, false);
     conf_mask(c, PIN_A, false); /* the line is still high: sent again */
     conf_line(c, PIN_A, false);
-    conf_wait_count(c, 2, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 2);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 2);
     expect_plain_level(c, 2);
 }
 
@@ -172,10 +157,7 @@ static void level_unmask_with_rirr(struct conf *c)
     conf_mask(c, PIN_A, false); /* Remote IRR still set: unmasking sends nothing */
     obs_rirr(c, "rirr.after_unmask", PIN_A, true);
     c->var[V_HIGH] = 1;
-    conf_wait_count(c, 2, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 2);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 2);
     expect_plain_level(c, 2); /* the unmask sent nothing: two messages in all */
 }
 
@@ -186,10 +168,7 @@ static void level_fake_eoi_high(struct conf *c)
     conf_fake_eoi(c, PIN_A);
     obs_rirr(c, "rirr.after_fake_eoi", PIN_A, true);
     conf_line(c, PIN_A, false);
-    conf_wait_count(c, 1, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 1); /* the second message found the first still pending */
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 1); /* the second message found the first still pending */
     conf_expect_stat(c, "irqs", 2);
     conf_expect_stat(c, "eoi_exit", 1);
 }
@@ -200,10 +179,7 @@ static void level_fake_eoi_low(struct conf *c)
     conf_line(c, PIN_A, false);
     conf_fake_eoi(c, PIN_A);
     obs_rirr(c, "rirr.after_fake_eoi", PIN_A, false);
-    conf_wait_count(c, 1, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 1);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 1);
     expect_plain_level(c, 1);
 }
 
@@ -228,10 +204,7 @@ static void eoir_line_high(struct conf *c)
     conf_eoir(c, VEC_A); /* line high: sent again (the LAPIC still has the first pending) */
     obs_rirr(c, "rirr.after_eoir", PIN_A, true);
     conf_line(c, PIN_A, false);
-    conf_wait_count(c, 1, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 1);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 1);
     conf_expect_stat(c, "eoir", 1);
     conf_expect_stat(c, "irqs", 2);
 }
@@ -346,36 +319,36 @@ static void tmr_edge_then_level(struct conf *c)
     conf_expect_stat(c, "eoi_exit", 1);
 }
 
-/* Spec §7: the handler EOIs with the line high, and the CPU halts with no exit between. */
-static void eoi_then_hlt(struct conf *c)
+/*
+ * Spec §7: the handler EOIs with the line high, and the CPU halts; with @sync
+ * a port write comes between, so the EOI exit comes at once.
+ */
+static void eoi_hlt(struct conf *c, bool sync)
 {
     c->var[V_HIGH] = 3;
     conf_on_irq(c, VEC_A, h_eoi_n_high);
     conf_route(c, PIN_A, VEC_A, RE_LEVEL, 0);
     conf_line(c, PIN_A, true);
     /* No bound: a lost redelivery hangs, and the runner's timeout fails the run. */
-    for (unsigned halts = 0; c->nirq < 4 && halts < 64; halts++)
-        hw_halt(c);
-    conf_settle(c);
-    obs_count(c, "count", 4);
-    obs_rirr(c, "rirr.after", PIN_A, false);
-    expect_plain_level(c, 4);
-}
-
-static void eoi_sync_hlt(struct conf *c)
-{
-    c->var[V_HIGH] = 3;
-    conf_on_irq(c, VEC_A, h_eoi_n_high);
-    conf_route(c, PIN_A, VEC_A, RE_LEVEL, 0);
-    conf_line(c, PIN_A, true);
     for (unsigned halts = 0; c->nirq < 4 && halts < 64; halts++) {
-        conf_sync(c); /* an exit after the EOI: the EOI exit comes at once */
+        if (sync)
+            conf_sync(c);
         hw_halt(c);
     }
     conf_settle(c);
     obs_count(c, "count", 4);
     obs_rirr(c, "rirr.after", PIN_A, false);
     expect_plain_level(c, 4);
+}
+
+static void eoi_then_hlt(struct conf *c)
+{
+    eoi_hlt(c, false);
+}
+
+static void eoi_sync_hlt(struct conf *c)
+{
+    eoi_hlt(c, true);
 }
 
 static void revector_in_handler(struct conf *c, unsigned vector)
@@ -435,10 +408,7 @@ static void reconfig_mask_in_handler(struct conf *c)
     obs_count(c, "count.masked", 1);
     obs_rirr(c, "rirr.masked", PIN_A, false);
     conf_mask(c, PIN_A, false);
-    conf_wait_count(c, 2, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 2);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 2);
     conf_expect_stat(c, "irqs", 2);
     conf_expect_stat(c, "eoi_exit", 0);
 }

@@ -17,12 +17,15 @@ static bool logged_on(struct conf *c, unsigned i, unsigned cpu)
     return l != ~0u && (l & 0xFF) == cpu;
 }
 
-/* CPU 1 takes it at once: its first EOI finds the line high, the second lowers it. */
-static void smp_physical(struct conf *c)
+/*
+ * PIN_A level to @dest (with @flags), which names CPU 1. CPU 1 takes it at
+ * once: its first EOI finds the line high, the second lowers it.
+ */
+static void level_on_cpu1(struct conf *c, uint64_t flags, unsigned dest)
 {
     c->var[V_HIGH] = 1;
     conf_on_irq(c, VEC_A, h_eoi_n_high);
-    conf_route(c, PIN_A, VEC_A, RE_LEVEL, 1);
+    conf_route(c, PIN_A, VEC_A, RE_LEVEL | flags, dest);
     conf_line(c, PIN_A, true);
     conf_wait_count(c, 2, WAIT_MS);
     conf_settle(c);
@@ -31,6 +34,11 @@ static void smp_physical(struct conf *c)
                conf_logged(c, 0) & 0xFF);
     obs_rirr(c, "rirr.after", PIN_A, false);
     expect_plain_level(c, 2);
+}
+
+static void smp_physical(struct conf *c)
+{
+    level_on_cpu1(c, 0, 1);
 }
 
 static void set_flat_ldr(struct conf *c)
@@ -62,17 +70,7 @@ static void setup_logical(struct conf *c)
 static void smp_logical(struct conf *c)
 {
     setup_logical(c);
-    c->var[V_HIGH] = 1;
-    conf_on_irq(c, VEC_A, h_eoi_n_high);
-    conf_route(c, PIN_A, VEC_A, RE_LEVEL | RE_LOGICAL, 0x2);
-    conf_line(c, PIN_A, true);
-    conf_wait_count(c, 2, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 2);
-    conf_check(c, logged_on(c, 0, 1) && logged_on(c, 1, 1), "cpu", "taken on CPU %u, expected 1",
-               conf_logged(c, 0) & 0xFF);
-    obs_rirr(c, "rirr.after", PIN_A, false);
-    expect_plain_level(c, 2);
+    level_on_cpu1(c, RE_LOGICAL, 0x2);
 }
 
 static void smp_multicast_edge(struct conf *c)
@@ -154,10 +152,7 @@ static void smp_eoi_hlt_ap(struct conf *c)
     conf_on_irq(c, VEC_A, h_eoi_n_high);
     conf_route(c, PIN_A, VEC_A, RE_LEVEL, 1);
     conf_line(c, PIN_A, true);
-    conf_wait_count(c, 3, WAIT_MS);
-    conf_settle(c);
-    obs_count(c, "count", 3);
-    obs_rirr(c, "rirr.after", PIN_A, false);
+    level_done(c, 3);
     expect_plain_level(c, 3);
 }
 
