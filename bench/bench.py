@@ -551,7 +551,8 @@ def run_all(args):
     for _ in range(args.startup_runs):
         r = runner.run("lapis", WORKLOADS[0], 1, events=False)
         if r["valid"] and r["lapis"] and r["lapis"]["first_kvm_run_ns"]:
-            su.append({"spawn_ms": (r["lapis"]["first_kvm_run_ns"] - r["spawn_ns"]) / 1e6,
+            su.append({"exec_ms": (r["lapis"]["first_kvm_run_ns"] - r["exec_ns"]) / 1e6,
+                       "fork_ms": (r["lapis"]["first_kvm_run_ns"] - r["spawn_ns"]) / 1e6,
                        "self_ms": r["lapis"]["start_to_first_kvm_run_ns"] / 1e6})  # fmt: skip
     result["startup_runs"] = su
     result["machine"]["loadavg_end"] = os.getloadavg()[0]
@@ -691,10 +692,11 @@ def report(result):
     out.append("")
 
     st = startup(result)
-    out.append("lapis start-up, fork to first KVM_RUN: median %s ms (min %s, max %s, %d runs, no "
-               "counters); from lapis's own start (after exec): median %s ms" % (
+    out.append("lapis start-up, execve to first KVM_RUN: median %s ms (min %s, max %s, %d runs, no "
+               "counters); from its first constructor: %s ms; from the harness's fork: %s ms" % (
                    fmt(st["spawn_median_ms"], 2), fmt(st["spawn_min_ms"], 2),
-                   fmt(st["spawn_max_ms"], 2), st["runs"], fmt(st["self_median_ms"], 2)))  # fmt: skip
+                   fmt(st["spawn_max_ms"], 2), st["runs"], fmt(st["self_median_ms"], 2),
+                   fmt(st["fork_median_ms"], 2)))  # fmt: skip
     for k, v in sorted((result.get("strace_check") or {}).items()):
         if "error" in v:
             out.append("strace check %s: %s" % (k, v["error"]))
@@ -716,11 +718,13 @@ def report(result):
 
 
 def startup(result):
-    spawn = [r["spawn_ms"] for r in result.get("startup_runs", [])]
+    spawn = [r["exec_ms"] for r in result.get("startup_runs", [])]
     own = [r["self_ms"] for r in result.get("startup_runs", [])]
+    fork = [r["fork_ms"] for r in result.get("startup_runs", [])]
     return {"runs": len(spawn), "spawn_median_ms": median(spawn),
             "spawn_min_ms": min(spawn) if spawn else None,
-            "spawn_max_ms": max(spawn) if spawn else None, "self_median_ms": median(own)}  # fmt: skip
+            "spawn_max_ms": max(spawn) if spawn else None, "self_median_ms": median(own),
+            "fork_median_ms": median(fork)}  # fmt: skip
 
 
 def targets(result):
@@ -748,7 +752,7 @@ def targets(result):
         "ratio %.3f" % r if r is not None else "no QEMU figure"),
         "met": None if r is None else r <= 0.1})  # fmt: skip
     st = startup(result)
-    ts.append({"text": "start to first KVM_RUN < 5 ms (median %s ms from fork)" % fmt(st["spawn_median_ms"], 2),
+    ts.append({"text": "start to first KVM_RUN < 5 ms (median %s ms from execve)" % fmt(st["spawn_median_ms"], 2),
                "met": None if st["spawn_median_ms"] is None else st["spawn_median_ms"] < 5})  # fmt: skip
     return ts
 
