@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bench.h"
 #include "cmdline.h"
 #include "console.h"
 #include "fwcfg.h"

@@ -25,18 +25,7 @@ int main(void)
     idt_set_handler(VECTOR, handler);
     ioapic_route(LINE, VECTOR, lapic_id(), 0);
     diag("bench_edge: start, n=%lu", n);
-    irq_enable();
-    unsigned long i;
-    for (i = 0; i < n; i++) {
-        irq_line(LINE, true);
-        irq_line(LINE, false);
-        uint64_t end = deadline_ms(WAIT_MS);
-        while (deliveries <= i && !expired(end))
-            cpu_relax();
-        if (deliveries <= i)
-            break;
-    }
-    irq_disable();
+    unsigned long i = bench_irq_ops(LINE, true, n, &deliveries, WAIT_MS);
     printf("bench_edge: %lu of %lu edge interrupts done (%lu deliveries)\n", i, n, deliveries);
     ok(i == n && deliveries == n, "bench_edge: n=%lu", n);
     ioapic_mask(LINE, true);

@@ -27,17 +27,7 @@ int main(void)
     idt_set_handler(VECTOR, handler);
     ioapic_route(LINE, VECTOR, lapic_id(), IOREDIR_LEVEL);
     diag("bench_level_broadcast: start, n=%lu", n);
-    irq_enable();
-    unsigned long i;
-    for (i = 0; i < n; i++) {
-        irq_line(LINE, true);
-        uint64_t end = deadline_ms(WAIT_MS);
-        while (deliveries <= i && !expired(end))
-            cpu_relax();
-        if (deliveries <= i)
-            break;
-    }
-    irq_disable();
+    unsigned long i = bench_irq_ops(LINE, false, n, &deliveries, WAIT_MS);
     sync();
     printf("bench_level_broadcast: %lu of %lu level interrupts done (%lu deliveries)\n", i, n,
            deliveries);

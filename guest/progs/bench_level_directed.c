@@ -39,17 +39,7 @@ int main(void)
     ioapic_route(LINE, VECTOR, lapic_id(), IOREDIR_LEVEL);
     diag("bench_level_directed: start, n=%lu, IOAPIC EOI via %s", n,
          ver >= 0x20 ? "EOIR" : "mask+edge/level toggle");
-    irq_enable();
-    unsigned long i;
-    for (i = 0; i < n; i++) {
-        irq_line(LINE, true);
-        uint64_t end = deadline_ms(WAIT_MS);
-        while (deliveries <= i && !expired(end))
-            cpu_relax();
-        if (deliveries <= i)
-            break;
-    }
-    irq_disable();
+    unsigned long i = bench_irq_ops(LINE, false, n, &deliveries, WAIT_MS);
     sync();
     lapic_write(APIC_SVR, svr);
     printf("bench_level_directed: %lu of %lu level interrupts done (%lu deliveries)\n", i, n,
