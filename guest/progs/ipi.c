@@ -170,17 +170,20 @@ static void expect(const char *what, unsigned vector, unsigned bsp, unsigned ap)
        got(0, vector), got(1, vector), bsp, ap);
 }
 
+/* Sends @icr (its low byte the vector) to @dest and checks who took it, as expect(). */
+static void send_expect(const char *what, uint32_t dest, uint32_t icr, unsigned bsp, unsigned ap)
+{
+    lapic_send_ipi(dest, icr);
+    expect(what, icr & 0xFF, bsp, ap);
+}
+
 static void test_physical(void)
 {
     reset_counts();
-    lapic_send_ipi(AP_APIC, ICR_FIXED | 0x51);
-    expect("fixed, physical ID 1", 0x51, 0, 1);
-    lapic_send_ipi(0, ICR_FIXED | 0x52);
-    expect("fixed, physical ID 0 (itself)", 0x52, 1, 0);
-    lapic_send_ipi(NOBODY, ICR_FIXED | 0x53);
-    expect("fixed, physical ID with no CPU", 0x53, 0, 0);
-    lapic_send_ipi(x2 ? 0xFFFFFFFFu : 0xFF, ICR_FIXED | 0x54);
-    expect("fixed, physical broadcast", 0x54, 1, 1);
+    send_expect("fixed, physical ID 1", AP_APIC, ICR_FIXED | 0x51, 0, 1);
+    send_expect("fixed, physical ID 0 (itself)", 0, ICR_FIXED | 0x52, 1, 0);
+    send_expect("fixed, physical ID with no CPU", NOBODY, ICR_FIXED | 0x53, 0, 0);
+    send_expect("fixed, physical broadcast", x2 ? 0xFFFFFFFFu : 0xFF, ICR_FIXED | 0x54, 1, 1);
 }
 
 static void test_logical(void)
@@ -190,24 +193,19 @@ static void test_logical(void)
         /* x2APIC: LDR is read-only, cluster = ID[31:4], bit = 1 << ID[3:0]. */
         uint32_t ldr = lapic_read(APIC_LDR);
         ok(ldr == 0x1, "x2APIC: the BSP's LDR is 0x%x (expected 0x1)", ldr);
-        lapic_send_ipi(0x2, ICR_LOGICAL | 0x55);
-        expect("x2APIC cluster, logical 0x2", 0x55, 0, 1);
-        lapic_send_ipi(0x3, ICR_LOGICAL | 0x56);
-        expect("x2APIC cluster, logical 0x3", 0x56, 1, 1);
-        lapic_send_ipi(0x10002, ICR_LOGICAL | 0x57);
-        expect("x2APIC cluster, logical 0x10002 (cluster 1)", 0x57, 0, 0);
+        send_expect("x2APIC cluster, logical 0x2", 0x2, ICR_LOGICAL | 0x55, 0, 1);
+        send_expect("x2APIC cluster, logical 0x3", 0x3, ICR_LOGICAL | 0x56, 1, 1);
+        send_expect("x2APIC cluster, logical 0x10002 (cluster 1)", 0x10002, ICR_LOGICAL | 0x57, 0,
+                    0);
         return;
     }
     /* Flat: one bit per CPU. */
     lapic_write(APIC_DFR, 0xFFFFFFFFu);
     lapic_write(APIC_LDR, 0x01u << 24);
     ok(ap_do(CMD_SET_LOGID, 0xFFFFFFFFu, 0x02u << 24), "AP set DFR flat, LDR 0x02");
-    lapic_send_ipi(0x02, ICR_LOGICAL | 0x55);
-    expect("xAPIC flat, logical 0x02", 0x55, 0, 1);
-    lapic_send_ipi(0x03, ICR_LOGICAL | 0x56);
-    expect("xAPIC flat, logical 0x03", 0x56, 1, 1);
-    lapic_send_ipi(0x04, ICR_LOGICAL | 0x57);
-    expect("xAPIC flat, logical 0x04", 0x57, 0, 0);
+    send_expect("xAPIC flat, logical 0x02", 0x02, ICR_LOGICAL | 0x55, 0, 1);
+    send_expect("xAPIC flat, logical 0x03", 0x03, ICR_LOGICAL | 0x56, 1, 1);
+    send_expect("xAPIC flat, logical 0x04", 0x04, ICR_LOGICAL | 0x57, 0, 0);
     /* Lowest priority to both: exactly one takes it. */
     lapic_send_ipi(0x03, ICR_LOGICAL | ICR_LOWEST | 0x58);
     uint64_t end = deadline_ms(WAIT_MS);
@@ -224,12 +222,9 @@ static void test_logical(void)
     lapic_write(APIC_DFR, 0x0FFFFFFFu);
     lapic_write(APIC_LDR, 0x11u << 24);
     ok(ap_do(CMD_SET_LOGID, 0x0FFFFFFFu, 0x12u << 24), "AP set DFR cluster, LDR 0x12");
-    lapic_send_ipi(0x12, ICR_LOGICAL | 0x59);
-    expect("xAPIC cluster, logical 0x12", 0x59, 0, 1);
-    lapic_send_ipi(0x13, ICR_LOGICAL | 0x5A);
-    expect("xAPIC cluster, logical 0x13", 0x5A, 1, 1);
-    lapic_send_ipi(0x22, ICR_LOGICAL | 0x5B);
-    expect("xAPIC cluster, logical 0x22 (cluster 2)", 0x5B, 0, 0);
+    send_expect("xAPIC cluster, logical 0x12", 0x12, ICR_LOGICAL | 0x59, 0, 1);
+    send_expect("xAPIC cluster, logical 0x13", 0x13, ICR_LOGICAL | 0x5A, 1, 1);
+    send_expect("xAPIC cluster, logical 0x22 (cluster 2)", 0x22, ICR_LOGICAL | 0x5B, 0, 0);
     /* Back to flat with no bits, as after reset. */
     lapic_write(APIC_DFR, 0xFFFFFFFFu);
     lapic_write(APIC_LDR, 0);
@@ -239,8 +234,7 @@ static void test_logical(void)
 static void test_shorthands(void)
 {
     reset_counts();
-    lapic_send_ipi(0, ICR_SELF | 0x51);
-    expect("self shorthand from the BSP", 0x51, 1, 0);
+    send_expect("self shorthand from the BSP", 0, ICR_SELF | 0x51, 1, 0);
     ok(ap_do(CMD_SEND, 0, ICR_SELF | 0x52), "AP sent a self IPI");
     expect("self shorthand from the AP", 0x52, 0, 1);
     if (x2) {
@@ -252,12 +246,10 @@ static void test_shorthands(void)
         skip("SELF_IPI MSR: x2APIC only");
         skip("SELF_IPI MSR: x2APIC only");
     }
-    lapic_send_ipi(0, ICR_ALL_BUT_SELF | 0x55);
-    expect("all excluding self, from the BSP", 0x55, 0, 1);
+    send_expect("all excluding self, from the BSP", 0, ICR_ALL_BUT_SELF | 0x55, 0, 1);
     ok(ap_do(CMD_SEND, 0, ICR_ALL_BUT_SELF | 0x56), "AP sent to all excluding self");
     expect("all excluding self, from the AP", 0x56, 1, 0);
-    lapic_send_ipi(0, ICR_ALL | 0x57);
-    expect("all including self", 0x57, 1, 1);
+    send_expect("all including self", 0, ICR_ALL | 0x57, 1, 1);
 }
 
 static void test_nmi(void)
@@ -288,8 +280,7 @@ static void test_tpr(void)
     write_cr8(0xE);
     uint32_t tpr = lapic_read(APIC_TPR);
     ok(tpr == 0xE0, "CR8 0xE -> TPR 0x%x (expected 0xe0)", tpr);
-    lapic_send_ipi(0, ICR_SELF | 0x5D);
-    expect("self IPI of class 5 with CR8 0xE", 0x5D, 0, 0);
+    send_expect("self IPI of class 5 with CR8 0xE", 0, ICR_SELF | 0x5D, 0, 0);
     ok(lapic_vector_bit(APIC_IRR, 0x5D), "... it waits in IRR");
     write_cr8(0);
     expect("... and arrives once CR8 is 0", 0x5D, 1, 0);
