@@ -5,7 +5,8 @@
  * deliveries, acks, EOIs, LINT changes, TPR/CR8, timer programming with a
  * virtual clock, INIT/reset and save/load. IPIs are routed to both APICs from
  * inside send_ipi; eoi_broadcast may redeliver the vector (an IOAPIC whose
- * line is still high) from inside the callback.
+ * line is still high) from inside the callback; kick may ack, and EOI, at
+ * once (a vCPU thread taking the interrupt from inside the callback).
  *
  * Invariants after every operation:
  *  - LVR is 0x14 with 7 LVTs, bit 24 as the policy says; PPR follows TPR and
@@ -37,6 +38,8 @@ struct lapic_fuzz_cpu {
     uint64_t armed; /* deadline the model last asked for (0 = none) */
     uint64_t broadcasts, kicks, ipis;
     uint8_t last_broadcast;
+    /* What kick did from inside callbacks: acks, EOIs, and the broadcasts those EOIs owe. */
+    uint64_t nested_acks, nested_eois, nested_expect_bc;
 };
 
 struct lapic_fuzz {
@@ -45,7 +48,10 @@ struct lapic_fuzz {
     struct lapic_fuzz_cpu cpu[2];
     struct fuzz_in *in;
     uint64_t now;
-    bool redeliver;     /* eoi_broadcast redelivers the vector, level */
+    bool redeliver; /* eoi_broadcast redelivers the vector, level */
+    bool kick_ack;  /* kick acks at once, as a vCPU thread would */
+    bool kick_eoi;  /* ... and EOIs too: a handler that runs inside kick */
+    unsigned kick_depth;
     bool odd_config[2]; /* CPUID/physbits changed at run time: saved state may not reload */
     uint32_t reentry_left;
 };
@@ -62,10 +68,33 @@ static void lapic_fuzz_timer_arm(void *opaque, uint64_t deadline)
     c->armed = deadline;
 }
 
+static bool lapic_fuzz_test(const uint32_t *set, unsigned v);
+
 static void lapic_fuzz_kick(void *opaque)
 {
     struct lapic_fuzz_cpu *c = opaque;
+    struct lapic_fuzz *f = c->f;
+    struct lapis_lapic *a = &f->apic[c->idx];
+
     c->kicks++;
+    if (!f->kick_ack || !f->reentry_left || f->kick_depth >= 4)
+        return;
+    f->reentry_left--;
+    f->kick_depth++;
+    int v = lapis_lapic_ack(a);
+    if (v >= 0) {
+        c->nested_acks++;
+        FUZZ_ASSERT(lapic_fuzz_test(a->isr, (unsigned)v));
+        if (f->kick_eoi) {
+            /* v is now the highest in service: its EOI broadcasts iff level and not suppressed. */
+            bool level = lapic_fuzz_test(a->tmr, (unsigned)v);
+            c->nested_expect_bc +=
+                level && !lapis_eoi_policy_suppress_broadcast(&f->policy, a->svr);
+            c->nested_eois++;
+            lapis_lapic_eoi(a);
+        }
+    }
+    f->kick_depth--;
 }
 
 static void lapic_fuzz_eoi_broadcast(void *opaque, uint8_t vector)
@@ -293,8 +322,12 @@ static void lapic_fuzz_op(struct lapic_fuzz *f)
     uint64_t v;
     int rc;
 
-    /* What an EOI in this operation must do. */
-    uint64_t eois = a->stats.eois, bcs = c->broadcasts;
+    /* What an EOI in this operation must do; callbacks may add EOIs of their own. */
+    uint64_t eois = a->stats.eois, bcs[2], nexp[2], neoi = c->nested_eois, nack = c->nested_acks;
+    for (unsigned k = 0; k < 2; k++) {
+        bcs[k] = f->cpu[k].broadcasts;
+        nexp[k] = f->cpu[k].nested_expect_bc;
+    }
     int isrv = lapic_fuzz_highest(a->isr);
     bool level = isrv >= 0 && lapic_fuzz_test(a->tmr, (unsigned)isrv);
     bool suppress = lapis_eoi_policy_suppress_broadcast(&f->policy, a->svr);
@@ -372,7 +405,8 @@ static void lapic_fuzz_op(struct lapic_fuzz *f)
         FUZZ_ASSERT(rc == 0 || rc == -EBUSY || rc == -EINVAL || rc == -ENODEV || rc == -ENOTSUP);
         if (dm == LAPIS_DM_FIXED || dm == LAPIS_DM_LOWEST) {
             if (rc == 0 || rc == -EBUSY) {
-                FUZZ_ASSERT(lapic_fuzz_test(a->irr, vec));
+                /* (kick may have acked it already) */
+                FUZZ_ASSERT(lapic_fuzz_test(a->irr, vec) || f->kick_ack);
                 FUZZ_ASSERT(lapic_fuzz_test(a->tmr, vec) == lvl);
                 FUZZ_ASSERT((rc == -EBUSY) == was);
             }
@@ -394,7 +428,7 @@ static void lapic_fuzz_op(struct lapic_fuzz *f)
     case 14:
     case 15:
         lapis_lapic_eoi(a);
-        FUZZ_ASSERT(a->stats.eois == eois + 1);
+        FUZZ_ASSERT(a->stats.eois == eois + 1 + (c->nested_eois - neoi));
         break;
     case 16: { /* time passes */
         uint64_t d = (uint64_t)fin_u32(in) << ((op >> 5) & 3) * 10;
@@ -504,14 +538,17 @@ static void lapic_fuzz_op(struct lapic_fuzz *f)
     }
 
     /* EOI semantics, whichever path (MMIO, MSR, API) took it. */
-    if (a->stats.eois == eois + 1 && isrv >= 0) {
-        FUZZ_ASSERT(!lapic_fuzz_test(a->isr, (unsigned)isrv));
-        FUZZ_ASSERT(c->broadcasts - bcs == (uint64_t)(level && !suppress));
-        if (level && !suppress)
+    uint64_t own = 0;
+    if (a->stats.eois - eois - (c->nested_eois - neoi) == 1 && isrv >= 0) {
+        own = level && !suppress;
+        if (c->nested_acks == nack)
+            FUZZ_ASSERT(!lapic_fuzz_test(a->isr, (unsigned)isrv));
+        if (own && c->nested_eois == neoi)
             FUZZ_ASSERT(c->last_broadcast == isrv);
-    } else {
-        FUZZ_ASSERT(c->broadcasts == bcs);
     }
+    for (unsigned k = 0; k < 2; k++)
+        FUZZ_ASSERT(f->cpu[k].broadcasts - bcs[k] ==
+                    (k == i ? own : 0) + f->cpu[k].nested_expect_bc - nexp[k]);
 }
 
 FUZZ_TARGET(lapic)
@@ -524,7 +561,8 @@ FUZZ_TARGET(lapic)
     f.now = 1000000;
     f.reentry_left = LAPIC_FUZZ_REENTRY;
 
-    /* Config: bit 0 BSP, 1 x2APIC in CPUID, 2-3 irqchip, 4-5 mode, 6 redeliver, 7 IDs. */
+    /* Config: bit 0 BSP, 1 x2APIC in CPUID, 2-3 irqchip, 4-5 mode, 6 redeliver, 7 IDs;
+     * then a byte for what kick does. */
     uint8_t cfg = fin_u8(&in);
     static const enum lapis_irqchip_kind kinds[4] = {LAPIS_IRQCHIP_NONE, LAPIS_IRQCHIP_KERNEL,
                                                      LAPIS_IRQCHIP_SPLIT, LAPIS_IRQCHIP_SPLIT};
@@ -537,6 +575,9 @@ FUZZ_TARGET(lapic)
         lapis_eoi_policy_enable_cap(&f.policy, LAPIS_CAP_SPLIT_IRQCHIP_API,
                                     LAPIS_SPLIT_IRQCHIP_API_DISABLE_EOI_BROADCAST_SUPPRESSION);
     f.redeliver = cfg & 0x40;
+    uint8_t cfg2 = fin_u8(&in); /* bit 0: kick acks; bit 1: and EOIs */
+    f.kick_ack = cfg2 & 1;
+    f.kick_eoi = cfg2 & 2;
     uint32_t ids[2] = {0, 1};
     if (cfg & 0x80) {
         ids[0] = fin_u32(&in);
