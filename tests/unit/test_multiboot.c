@@ -326,48 +326,57 @@ static void test_header_errors(void)
 static void test_aout_errors(void)
 {
     const size_t len = 0x3000;
-#define AOUT(...)                                                                                  \
-    do {                                                                                           \
-        memset(img, 0x5A, len);                                                                    \
-        put_header(0x40, LAPIS_MB_HDR_AOUT_KLUDGE, (const uint32_t[]){__VA_ARGS__});               \
-    } while (0)
-
-    AOUT(0x200040, 0x200000, 0, 0, 0x200000);
+    memset(img, 0x5A, len);
+    put_header(0x40, LAPIS_MB_HDR_AOUT_KLUDGE,
+               (const uint32_t[]){0x200040, 0x200000, 0, 0, 0x200000});
     expect_fail(0x50, NULL, 0, -ENOEXEC, "is truncated: its address fields");
     memset(img, 0, len);
     put_header(8192 - 12, LAPIS_MB_HDR_AOUT_KLUDGE, NULL);
     expect_fail(len + 0x2000, NULL, 0, -ENOEXEC, "within the file's first 8192 bytes");
 
-    AOUT(0x200040, 0x200041, 0, 0, 0x200041);
-    expect_fail(len, NULL, 0, -ENOEXEC, "load_addr 0x200041 is above header_addr 0x200040");
-    AOUT(0x200040, 0x100000, 0, 0, 0x100000);
-    expect_fail(len, NULL, 0, -ENOEXEC, "puts the load start before the file");
-    AOUT(0x200040, 0x200000, 0x1FFFFF, 0, 0x200000);
-    expect_fail(len, NULL, 0, -ENOEXEC, "load_end_addr 0x1fffff is below load_addr");
-    AOUT(0x200040, 0x200000, 0x203001, 0, 0x200000);
-    expect_fail(len, NULL, 0, -ENOEXEC,
-                "kernel file is truncated: load_end_addr 0x203001 needs bytes up to 0x3001, file "
-                "has 0x3000");
-    AOUT(0x200040, 0x200000, 0x201000, 0x200FFF, 0x200000);
-    expect_fail(len, NULL, 0, -ENOEXEC, "bss_end_addr 0x200fff is below");
-    AOUT(0x200040, 0x200000, 0x201000, 0x202000, 0x202000);
-    expect_fail(len, NULL, 0, -ENOEXEC, "entry_addr 0x202000 is outside the loaded kernel");
-    AOUT(0x200040, 0x200000, 0x201000, 0, 0x1FFFFF);
-    expect_fail(len, NULL, 0, -ENOEXEC, "entry_addr 0x1fffff is outside");
-    AOUT(0x500040, 0x500000, 0, 0, 0x500000);
-    expect_fail(len, NULL, 0, -ENOSPC,
-                "kernel (0x500000 - 0x502fff) does not fit in 5 MiB of guest RAM");
-    AOUT(0x400040 - 0x1000, 0x400000 - 0x1000, 0, 0, 0x400000 - 0x1000);
-    expect_fail(len, NULL, 0, -ENOSPC, "does not fit");
-    /* A bss reaching 4 GiB. */
-    AOUT(0x200040, 0x200000, 0, 0xFFFFFFFF, 0x200000);
-    expect_fail(len, NULL, 0, -ENOSPC, "does not fit");
-    AOUT(0x9F040, 0x9F000, 0, 0, 0x9F000);
-    expect_fail(len, NULL, 0, -ENOEXEC,
-                "kernel (0x9f000 - 0xa1fff) overlaps the reserved area 0x9fc00 - 0xfffff");
-    AOUT(0x200040, 0x200000, 0x200000, 0, 0x200000);
-    expect_fail(len, NULL, 0, -ENOEXEC, "empty");
-#undef AOUT
+    /* Address fields (header_addr, load_addr, load_end, bss_end, entry) that are refused. */
+    static const struct {
+        uint32_t aout[5];
+        int rc;
+        const char *needle;
+    } bad[] = {
+        {{0x200040, 0x200041, 0, 0, 0x200041},
+         -ENOEXEC,
+         "load_addr 0x200041 is above header_addr 0x200040"},
+        {{0x200040, 0x100000, 0, 0, 0x100000}, -ENOEXEC, "puts the load start before the file"},
+        {{0x200040, 0x200000, 0x1FFFFF, 0, 0x200000},
+         -ENOEXEC,
+         "load_end_addr 0x1fffff is below load_addr"},
+        {{0x200040, 0x200000, 0x203001, 0, 0x200000},
+         -ENOEXEC,
+         "kernel file is truncated: load_end_addr 0x203001 needs bytes up to 0x3001, file has "
+         "0x3000"},
+        {{0x200040, 0x200000, 0x201000, 0x200FFF, 0x200000},
+         -ENOEXEC,
+         "bss_end_addr 0x200fff is below"},
+        {{0x200040, 0x200000, 0x201000, 0x202000, 0x202000},
+         -ENOEXEC,
+         "entry_addr 0x202000 is outside the loaded kernel"},
+        {{0x200040, 0x200000, 0x201000, 0, 0x1FFFFF}, -ENOEXEC, "entry_addr 0x1fffff is outside"},
+        {{0x500040, 0x500000, 0, 0, 0x500000},
+         -ENOSPC,
+         "kernel (0x500000 - 0x502fff) does not fit in 5 MiB of guest RAM"},
+        {{0x400040 - 0x1000, 0x400000 - 0x1000, 0, 0, 0x400000 - 0x1000}, -ENOSPC, "does not fit"},
+        /* A bss reaching 4 GiB. */
+        {{0x200040, 0x200000, 0, 0xFFFFFFFF, 0x200000}, -ENOSPC, "does not fit"},
+        {{0x9F040, 0x9F000, 0, 0, 0x9F000},
+         -ENOEXEC,
+         "kernel (0x9f000 - 0xa1fff) overlaps the reserved area 0x9fc00 - 0xfffff"},
+        {{0x200040, 0x200000, 0x200000, 0, 0x200000}, -ENOEXEC, "empty"},
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(img, 0x5A, len);
+        put_header(0x40, LAPIS_MB_HDR_AOUT_KLUDGE, bad[i].aout);
+        int failed = harness_current_failed;
+        expect_fail(len, NULL, 0, bad[i].rc, bad[i].needle);
+        if (harness_current_failed != failed)
+            printf("  (address fields %u: \"%s\")\n", i, bad[i].needle);
+    }
 }
 
 static void test_elf_errors(void)
