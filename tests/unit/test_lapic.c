@@ -1187,17 +1187,18 @@ static void test_sw_disable_masks_lvts(void)
     /* SVR writable bits: 0-9 (and 12 if advertised) */
     wr(&e, LAPIS_LAPIC_SVR, 0xFFFFEFFF);
     CHECK_EQ(rd(&e, LAPIS_LAPIC_SVR), 0x3FFu);
-    /* LVT writable masks */
-    wr(&e, LAPIS_LAPIC_LVT_TMR, 0xFFFFFFFF);
-    CHECK_EQ(rd(&e, LAPIS_LAPIC_LVT_TMR), 0x700FFu);
-    wr(&e, LAPIS_LAPIC_LVT_THM, 0xFFFFFFFF);
-    CHECK_EQ(rd(&e, LAPIS_LAPIC_LVT_THM), 0x107FFu);
-    wr(&e, LAPIS_LAPIC_LVT_LINT1, 0xFFFFFFFF);
-    CHECK_EQ(rd(&e, LAPIS_LAPIC_LVT_LINT1), 0x1A7FFu);
-    wr(&e, LAPIS_LAPIC_LVT_ERR, 0xFFFFFFFF);
-    CHECK_EQ(rd(&e, LAPIS_LAPIC_LVT_ERR), 0x100FFu);
-    wr(&e, LAPIS_LAPIC_LVT_CMCI, 0xFFFFFFFF);
-    CHECK_EQ(rd(&e, LAPIS_LAPIC_LVT_CMCI), 0x107FFu);
+    /* LVT writable masks: all ones written, only the writable bits read back */
+    static const struct {
+        uint32_t reg, readback;
+    } lvt[] = {
+        {LAPIS_LAPIC_LVT_TMR, 0x700FFu},   {LAPIS_LAPIC_LVT_THM, 0x107FFu},
+        {LAPIS_LAPIC_LVT_LINT1, 0x1A7FFu}, {LAPIS_LAPIC_LVT_ERR, 0x100FFu},
+        {LAPIS_LAPIC_LVT_CMCI, 0x107FFu},
+    };
+    for (unsigned i = 0; i < sizeof(lvt) / sizeof(lvt[0]); i++) {
+        wr(&e, lvt[i].reg, 0xFFFFFFFF);
+        CHECK_EQ(rd(&e, lvt[i].reg), lvt[i].readback);
+    }
 }
 
 static void test_lint_pins(void)
