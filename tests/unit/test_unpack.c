@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../harness.h"
+#include "bz_builder.h"
 #include "loader/bytes.h"
 #include "loader/unpack.h"
 
@@ -324,29 +325,10 @@ static void test_unsupported_and_args(void)
 #endif
 }
 
-/* A minimal bzImage around @payload, enough for lapis_bzimage_parse. */
+/* A minimal bzImage around @payload, with room for it and 0x100 bytes more. */
 static uint8_t *mkbz(const uint8_t *payload, size_t plen, size_t *len)
 {
-    size_t koff = 5 * 512, ksize = (plen + 0x100 + 15) & ~(size_t)15;
-    uint8_t *b = calloc(1, koff + ksize);
-    b[0x1F1] = 4;
-    put_le32(b + 0x1F4, (uint32_t)(ksize / 16));
-    b[0x1FE] = 0x55;
-    b[0x1FF] = 0xAA;
-    b[0x201] = 0x6A;
-    memcpy(b + 0x202, "HdrS", 4);
-    b[0x206] = 0x0F;
-    b[0x207] = 0x02;
-    b[0x211] = 1;
-    put_le32(b + 0x230, 0x200000);
-    b[0x236] = 1;
-    put_le32(b + 0x248, 0x40);
-    put_le32(b + 0x24C, (uint32_t)plen);
-    put_le32(b + 0x258, 0x1000000);
-    put_le32(b + 0x260, (uint32_t)ksize);
-    memcpy(b + koff + 0x40, payload, plen);
-    *len = koff + ksize;
-    return b;
+    return bz_minimal((plen + 0x100 + 15) & ~(size_t)15, payload, plen, len);
 }
 
 static void test_bzimage_payload(void)

@@ -9,6 +9,7 @@
 #include "../../src/loader/unpack.c"
 
 #include "../harness.h"
+#include "bz_builder.h"
 #include "loader/bytes.h"
 #include "loader/bzimage.h"
 
@@ -44,26 +45,12 @@ static void test_messages(void)
 static void test_linux_load_falls_back(void)
 {
     /* A bzImage with a "zstd" payload. */
-    size_t koff = 5 * 512, ksize = 4096, len = koff + ksize;
-    uint8_t *b = calloc(1, len);
-    b[0x1F1] = 4;
-    put_le32(b + 0x1F4, (uint32_t)(ksize / 16));
-    b[0x1FE] = 0x55;
-    b[0x1FF] = 0xAA;
-    b[0x201] = 0x6A;
-    memcpy(b + 0x202, "HdrS", 4);
-    b[0x206] = 0x0F;
-    b[0x207] = 0x02;
-    b[0x211] = 1;
-    put_le32(b + 0x22C, 0x7FFFFFFF);
-    put_le32(b + 0x230, 0x200000);
-    b[0x236] = 1;
-    put_le32(b + 0x238, 255);
-    put_le32(b + 0x248, 0x40);
-    put_le32(b + 0x24C, 64);
-    put_le32(b + 0x258, 0x1000000);
-    put_le32(b + 0x260, 0x100000);
-    memcpy(b + koff + 0x40, "\x28\xB5\x2F\xFD", 4);
+    static const uint8_t zstd[64] = {0x28, 0xB5, 0x2F, 0xFD};
+    size_t len;
+    uint8_t *b = bz_minimal(4096, zstd, sizeof(zstd), &len);
+    put_le32(b + 0x22C, 0x7FFFFFFF); /* initrd_addr_max */
+    put_le32(b + 0x238, 255);        /* cmdline_size */
+    put_le32(b + 0x260, 0x100000);   /* init_size */
     struct lapis_guest_ram ram = {calloc(1, 64 << 20), 64 << 20, NULL, 0};
     static struct lapis_linux_layout lo;
     struct lapis_linux_config c = {.cmdline = "console=ttyS0"};
