@@ -11,26 +11,7 @@
 #include "bzimage.h"
 #include "bytes.h"
 #include "fail.h"
-
-/* LAPIS_UNPACK_WITHOUT_LIBS: build as if no library were installed (tests). */
-#if defined(__has_include) && !defined(LAPIS_UNPACK_WITHOUT_LIBS)
-#if __has_include(<lzma.h>)
-#include <lzma.h>
-#define HAVE_LZMA 1
-#endif
-#if __has_include(<zlib.h>)
-#include <zlib.h>
-#define HAVE_ZLIB 1
-#endif
-#if __has_include(<zstd.h>)
-#include <zstd.h>
-#define HAVE_ZSTD 1
-#endif
-#if __has_include(<lz4.h>)
-#include <lz4.h>
-#define HAVE_LZ4 1
-#endif
-#endif
+#include "unpack_libs.h"
 
 #define LZ4_LEGACY_MAGIC 0x184C2102u
 #define LZ4_LEGACY_CHUNK (8u << 20) /* each legacy block unpacks to at most 8 MiB */

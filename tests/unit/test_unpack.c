@@ -8,25 +8,7 @@
 #include "bz_builder.h"
 #include "loader/bytes.h"
 #include "loader/unpack.h"
-
-#if defined(__has_include)
-#if __has_include(<lzma.h>)
-#include <lzma.h>
-#define HAVE_LZMA 1
-#endif
-#if __has_include(<zlib.h>)
-#include <zlib.h>
-#define HAVE_ZLIB 1
-#endif
-#if __has_include(<zstd.h>)
-#include <zstd.h>
-#define HAVE_ZSTD 1
-#endif
-#if __has_include(<lz4.h>)
-#include <lz4.h>
-#define HAVE_LZ4 1
-#endif
-#endif
+#include "loader/unpack_libs.h"
 
 #define MIB (1ull << 20)
 
