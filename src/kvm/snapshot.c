@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "devices/msi.h"
+#include "userapic.h"
 #include "vm.h"
 
 /* Records of a CPU section. */
@@ -35,6 +36,15 @@ enum {
     TAG_LAPIC,
     TAG_DEBUGREGS,
     TAG_TSC_KHZ,
+    TAG_USER_APIC, /* --irqchip user: struct lapis_lapic_state of lapis's LAPIC model */
+    TAG_USER_CPU,  /* --irqchip user: struct user_cpu, what userapic.c keeps beside it */
+};
+
+/* --irqchip user: the per-vCPU state userapic.c keeps beside the model. */
+struct user_cpu {
+    uint8_t halted, wait_sipi, reserved[6];
+    uint64_t tsc_deadline_raw; /* the guest's IA32_TSC_DEADLINE */
+    uint64_t now_ns;           /* CLOCK_MONOTONIC at the save: the model's times are rebased */
 };
 /* Records of the IRQCHIP section. */
 enum {
@@ -231,10 +241,6 @@ int lapis_snapshot_attach(struct lapis_vm *vm, const char *save_path, struct lap
     pthread_condattr_t ca;
     int r;
 
-    if (vm->irqchip.user)
-        return lapis_err_set(err, LAPIS_ERR_USAGE, ENOTSUP,
-                             "--save and --restore do not support --irqchip user yet: use split "
-                             "or kernel");
     s = calloc(1, sizeof(*s));
     if (!s)
         return lapis_err_set(err, LAPIS_ERR_HOST, ENOMEM, "out of memory");
@@ -451,9 +457,11 @@ static int save_vcpu(struct lapis_snapshot *s, struct lapis_vcpu *v, struct buf 
     if ((r = vcpu_get(v->fd, KVM_GET_MP_STATE, &mp, "KVM_GET_MP_STATE", v->index, err)))
         return r;
     tlv_add(b, TAG_MP_STATE, &mp, sizeof(mp));
-    if ((r = vcpu_get(v->fd, KVM_GET_LAPIC, lapic, "KVM_GET_LAPIC", v->index, err)))
-        return r;
-    tlv_add(b, TAG_LAPIC, lapic, sizeof(*lapic));
+    if (lapic) { /* KVM's LAPIC; --irqchip user has none */
+        if ((r = vcpu_get(v->fd, KVM_GET_LAPIC, lapic, "KVM_GET_LAPIC", v->index, err)))
+            return r;
+        tlv_add(b, TAG_LAPIC, lapic, sizeof(*lapic));
+    }
     if (s->has_debugregs) {
         if ((r = vcpu_get(v->fd, KVM_GET_DEBUGREGS, &dr, "KVM_GET_DEBUGREGS", v->index, err)))
             return r;
@@ -463,6 +471,25 @@ static int save_vcpu(struct lapis_snapshot *s, struct lapis_vcpu *v, struct buf 
     uint32_t k = khz > 0 ? (uint32_t)khz : 0;
     tlv_add(b, TAG_TSC_KHZ, &k, sizeof(k));
     return 0;
+}
+
+/* --irqchip user: the LAPIC model and its companions. Called with ic->lock held. */
+static void save_user_cpu(struct lapis_userapic *ua, unsigned i, struct buf *b)
+{
+    const struct lapis_userapic_cpu *cpu = &ua->cpus[i];
+    struct lapis_lapic_state st;
+    struct user_cpu uc;
+    struct timespec ts;
+
+    lapis_lapic_save(&cpu->apic, &st);
+    tlv_add(b, TAG_USER_APIC, &st, sizeof(st));
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    memset(&uc, 0, sizeof(uc));
+    uc.halted = cpu->halted;
+    uc.wait_sipi = cpu->wait_sipi;
+    uc.tsc_deadline_raw = cpu->tsc_deadline_raw;
+    uc.now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    tlv_add(b, TAG_USER_CPU, &uc, sizeof(uc));
 }
 
 /* ---- saving: interrupt controllers -------------------------------------------------------- */
@@ -545,10 +572,12 @@ static int save_irqchip(struct lapis_vm *vm, const struct kvm_lapic_state *lapic
         return 0;
     }
     struct lapis_ioapic_state st;
-    uint8_t map[32];
+    uint8_t map[32] = {0};
     lapis_ioapic_save(&ic->ioapic, &st);
     tlv_add(b, TAG_IOAPIC, &st, sizeof(st));
-    *npending = pending_eois(vm, lapics, map);
+    /* lapis's own LAPICs (--irqchip user) hand their EOIs over at once: none is held back. */
+    if (!ic->user)
+        *npending = pending_eois(vm, lapics, map);
     tlv_add(b, TAG_PENDING_EOI, map, sizeof(map));
     return 0;
 }
@@ -677,8 +706,11 @@ static int save(struct lapis_snapshot *s, struct lapis_vm *vm, struct save_resul
 
     save_devices(vm, &dev); /* device locks come before the irqchip lock (board.c) */
     pthread_mutex_lock(&ic->lock);
-    for (unsigned i = 0; i < vm->ncpus && !r; i++)
-        r = save_vcpu(s, &vm->vcpus[i], &cpu[i], &lapics[i], err);
+    for (unsigned i = 0; i < vm->ncpus && !r; i++) {
+        r = save_vcpu(s, &vm->vcpus[i], &cpu[i], ic->user ? NULL : &lapics[i], err);
+        if (!r && ic->user)
+            save_user_cpu(ic->user, i, &cpu[i]);
+    }
     if (!r)
         r = save_irqchip(vm, lapics, &chip, &res->pending_eois, err);
     pthread_mutex_unlock(&ic->lock);
@@ -695,7 +727,9 @@ static int save(struct lapis_snapshot *s, struct lapis_vm *vm, struct save_resul
     memset(&sv, 0, sizeof(sv));
     sv.memory = vm->params.memory;
     sv.cpus = vm->ncpus;
-    sv.irqchip = ic->kernel ? LAPIS_SNAP_IRQCHIP_KERNEL : LAPIS_SNAP_IRQCHIP_SPLIT;
+    sv.irqchip = ic->kernel ? LAPIS_SNAP_IRQCHIP_KERNEL
+                 : ic->user ? LAPIS_SNAP_IRQCHIP_USER
+                            : LAPIS_SNAP_IRQCHIP_SPLIT;
     sv.ioapic_version = ic->ioapic_version;
     sv.eoi_request = (uint32_t)ic->request;
     sv.x2apic_api_flags = ic->x2apic_api_flags;
@@ -814,10 +848,6 @@ int lapis_snapshot_params(const struct lapis_snap_file *f, struct lapis_vm_param
                              f->lapis_version, LAPIS_VERSION);
     if (lapis_snap_vm_decode(lapis_snap_find(f, LAPIS_SNAP_VM, 0), &sv, msg, sizeof(msg)))
         return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "snapshot: %s", msg);
-    if (sv.irqchip == LAPIS_SNAP_IRQCHIP_USER)
-        return lapis_err_set(err, LAPIS_ERR_USAGE, ENOTSUP,
-                             "snapshot is of an --irqchip user VM, which this lapis cannot "
-                             "restore");
     for (uint32_t i = 0; i < sv.cpus; i++)
         if (!lapis_snap_find(f, LAPIS_SNAP_CPU, i))
             return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
@@ -827,7 +857,7 @@ int lapis_snapshot_params(const struct lapis_snap_file *f, struct lapis_vm_param
     params->memory = sv.memory;
     params->cpus = sv.cpus;
     params->kernel_irqchip = sv.irqchip == LAPIS_SNAP_IRQCHIP_KERNEL;
-    params->user_irqchip = false;
+    params->user_irqchip = sv.irqchip == LAPIS_SNAP_IRQCHIP_USER;
     params->ioapic_version = sv.ioapic_version;
     params->eoi = (enum lapis_eoi_request)sv.eoi_request;
     return 0;
@@ -891,9 +921,67 @@ static int set_msr(int fd, uint32_t index, uint64_t data)
     return lapis_kvm_ioctl(fd, KVM_SET_MSRS, &m) == 1 ? 0 : -EINVAL;
 }
 
+/*
+ * --irqchip user: the LAPIC model, its times moved by the time the VM spent
+ * in the file (the guest's TSC goes on from the save too), and the halted /
+ * wait-for-SIPI state.
+ */
+static int restore_user_cpu(struct lapis_userapic *ua, unsigned i, const struct records *rec,
+                            const char *what, struct lapis_err *err)
+{
+    struct lapis_userapic_cpu *cpu = &ua->cpus[i];
+    struct lapis_lapic_state st;
+    struct user_cpu uc;
+    struct timespec ts;
+    uint64_t now;
+    int r;
+
+    if ((r = need(rec, TAG_USER_APIC, sizeof(st), what, "LAPIC model", err)) ||
+        (r = need(rec, TAG_USER_CPU, sizeof(uc), what, "user LAPIC", err)))
+        return r;
+    memcpy(&st, rec->val[TAG_USER_APIC], sizeof(st));
+    memcpy(&uc, rec->val[TAG_USER_CPU], sizeof(uc));
+    if (uc.halted > 1 || uc.wait_sipi > 1)
+        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "snapshot: %s: bad user LAPIC flags",
+                             what);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    if (st.timer_deadline)
+        st.timer_deadline += now - uc.now_ns;
+    if (st.tsc_deadline)
+        st.tsc_deadline += now - uc.now_ns;
+    pthread_mutex_lock(&ua->vm->irqchip.lock);
+    r = lapis_lapic_load(&cpu->apic, &st);
+    if (!r) {
+        cpu->halted = uc.halted;
+        cpu->wait_sipi = uc.wait_sipi;
+        cpu->tsc_deadline_raw = uc.tsc_deadline_raw;
+    }
+    pthread_mutex_unlock(&ua->vm->irqchip.lock);
+    if (r)
+        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
+                             "snapshot: %s: the LAPIC model refused the saved state", what);
+    return 0;
+}
+
+/* The vCPU's @index MSR, or ~0 if KVM will not say (never a saved value that failed to set). */
+static uint64_t get_msr(int fd, uint32_t index)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m;
+
+    memset(&m, 0, sizeof(m));
+    m.hdr.nmsrs = 1;
+    m.e.index = index;
+    return lapis_kvm_ioctl(fd, KVM_GET_MSRS, &m) == 1 ? m.e.data : ~0ull;
+}
+
 static int restore_vcpu(struct lapis_snapshot *s, struct lapis_vcpu *v,
                         const struct lapis_snap_section *sec, struct lapis_err *err)
 {
+    struct lapis_userapic *user = v->vm->irqchip.user;
     char what[32];
     struct records rec;
     struct kvm_vcpu_events ev;
@@ -909,8 +997,13 @@ static int restore_vcpu(struct lapis_snapshot *s, struct lapis_vcpu *v,
     if ((r = need(&rec, TAG_REGS, sizeof(struct kvm_regs), what, "registers", err)) ||
         (r = need(&rec, TAG_SREGS, sizeof(struct kvm_sregs), what, "special registers", err)) ||
         (r = need(&rec, TAG_EVENTS, sizeof(struct kvm_vcpu_events), what, "events", err)) ||
-        (r = need(&rec, TAG_MP_STATE, sizeof(struct kvm_mp_state), what, "MP state", err)) ||
-        (r = need(&rec, TAG_LAPIC, sizeof(struct kvm_lapic_state), what, "LAPIC", err)))
+        (r = need(&rec, TAG_MP_STATE, sizeof(struct kvm_mp_state), what, "MP state", err)))
+        return r;
+    if (user)
+        r = restore_user_cpu(user, v->index, &rec, what, err);
+    else
+        r = need(&rec, TAG_LAPIC, sizeof(struct kvm_lapic_state), what, "LAPIC", err);
+    if (r)
         return r;
     if (s->xsave_size)
         r = need(&rec, TAG_XSAVE, s->xsave_size, what, "XSAVE", err);
@@ -955,13 +1048,15 @@ static int restore_vcpu(struct lapis_snapshot *s, struct lapis_vcpu *v,
             have_deadline = true;
             continue;
         }
-        if (set_msr(v->fd, m.index, m.data))
+        /* Some MSRs cannot be written in some modes (no in-kernel LAPIC): equal is fine. */
+        if (set_msr(v->fd, m.index, m.data) && get_msr(v->fd, m.index) != m.data)
             return lapis_err_set(err, LAPIS_ERR_HOST, EINVAL,
                                  "snapshot: %s: KVM refused MSR 0x%x = 0x%llx (this host cannot "
                                  "take that state back)",
                                  what, m.index, (unsigned long long)m.data);
     }
-    if ((r = vcpu_set(v->fd, KVM_SET_LAPIC, rec.val[TAG_LAPIC], "KVM_SET_LAPIC", v->index, err)))
+    if (!user &&
+        (r = vcpu_set(v->fd, KVM_SET_LAPIC, rec.val[TAG_LAPIC], "KVM_SET_LAPIC", v->index, err)))
         return r;
     if (have_deadline && set_msr(v->fd, MSR_TSC_DEADLINE, deadline))
         return lapis_err_set(err, LAPIS_ERR_HOST, EINVAL,
@@ -1136,7 +1231,7 @@ int lapis_snapshot_restore(struct lapis_vm *vm, const struct lapis_snap_file *f,
             if ((pending[v / 8] >> (v % 8)) & 1)
                 lapis_ioapic_eoi(&ic->ioapic, (uint8_t)v, LAPIS_EOI_FROM_BROADCAST);
         pthread_mutex_unlock(&ic->lock);
-        if (!ic->routes_valid)
+        if (!ic->user && !ic->routes_valid)
             return lapis_err_set(err, LAPIS_ERR_HOST, EIO,
                                  "snapshot: KVM_SET_GSI_ROUTING failed while restoring");
     }

@@ -16,12 +16,15 @@
  *     pending, and whose EOI was not suppressed, was EOIed and KVM still holds
  *     the EOI exit (spec eoi.md §7). The new KVM will never send it, so the
  *     restore applies that EOI to the IOAPIC model itself;
- *   - guest RAM (zero pages elided), the UART and fw_cfg registers.
+ *   - --irqchip user: lapis's LAPIC models (their timers rebased to the
+ *     restoring process's clock) and userapic.c's halted/wait-for-SIPI state;
+ *     a vCPU asleep in HLT there is kicked out like one in KVM_RUN;
+ *   - guest RAM (zero pages elided), the UART and fw_cfg registers, kvmclock.
  *
  * Triggers: a guest write to port 0x4F0 (1: save and stop, 2: save and go
  * on), or SIGUSR2 (save and stop). A read of the port gives bit 0 "this VM
  * was restored", bit 1 "a save file is set". The port exists only with
- * --save or --restore. --irqchip user is not supported yet.
+ * --save or --restore.
  */
 #ifndef LAPIS_KVM_SNAPSHOT_H
 #define LAPIS_KVM_SNAPSHOT_H

@@ -67,11 +67,11 @@ run_until() {
     deadline=$(($(now_ms) + wait_s * 1000))
     SEEN=0
     while [ "$(now_ms)" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null; do
-        SEEN=$(grep -cE "$pattern" "$o")
+        SEEN=$(grep -csE "$pattern" "$o")
         [ "$SEEN" -ge "$count" ] && break
         sleep 0.2
     done
-    SEEN=$(grep -cE "$pattern" "$o")
+    SEEN=$(grep -csE "$pattern" "$o")
     t0=$(now_ms)
     kill -TERM "$pid" 2>/dev/null
     while kill -0 "$pid" 2>/dev/null && [ $(($(now_ms) - t0)) -le "$STOP_WAIT_MS" ]; do
