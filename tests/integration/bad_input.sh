@@ -294,6 +294,6 @@ fi
 # Host problems: exit 4, one line.
 LAPIS_KVM_DEV=$T/no-kvm bad host-no-kvm 4 "not found: this host has no KVM" run \
     --kernel "$T/exit42.img"
-LAPIS_KVM_DEV=/dev/null bad host-not-kvm 4 "" run --kernel "$T/exit42.img"
+LAPIS_KVM_DEV=/dev/null bad host-not-kvm 4 "is it really KVM" run --kernel "$T/exit42.img"
 
 finish
