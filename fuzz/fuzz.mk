@@ -20,7 +20,7 @@ FUZZ_CFLAGS  := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
                 -Isrc -Isrc/devices -Isrc/loader -Isrc/cli -Ifuzz \
                 $(filter-out -Werror,$(WARNFLAGS))
 
-FUZZ_ALL_TARGETS := ioapic lapic msi uart16550 testdev fwcfg elf multiboot bzimage unpack acpi options
+FUZZ_ALL_TARGETS := ioapic lapic msi uart16550 testdev fwcfg legacy elf multiboot bzimage unpack acpi options
 
 # The model/loader sources each fuzzer compiles in (besides fuzz/fuzz_<target>.c).
 fuzz_srcs_ioapic    := src/devices/ioapic.c
@@ -29,6 +29,8 @@ fuzz_srcs_msi       := src/devices/msi.c
 fuzz_srcs_uart16550 := src/devices/uart16550.c
 fuzz_srcs_testdev   := src/devices/testdev.c
 fuzz_srcs_fwcfg     := src/devices/fwcfg.c
+fuzz_srcs_legacy    := src/devices/pic8259.c src/devices/pit8254.c src/devices/cmos.c \
+                       src/devices/i8042.c
 fuzz_srcs_elf       := src/loader/elf.c
 fuzz_srcs_multiboot := src/loader/multiboot.c src/loader/elf.c
 fuzz_srcs_bzimage   := src/loader/bzimage.c src/loader/unpack.c src/loader/elf.c \
