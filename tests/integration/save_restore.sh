@@ -147,7 +147,7 @@ save kernel-irqchip "$F" --irqchip kernel --kernel "$SR" \
 # lapis's own LAPICs (--irqchip user): the models' state, halted and wait-for-SIPI flags.
 if "$LAPIS" run --help 2>/dev/null | grep -q -- '--irqchip.*user'; then
     for ver in 0x20 0x11; do
-        for eoi in auto quirk; do
+        for eoi in auto enable disable quirk; do
             name=user-$ver-$eoi
             save "$name" "$F" --irqchip user --kernel "$SR" --ioapic-version "$ver" \
                 --eoi-suppression "$eoi" --cmdline point=irr || continue
