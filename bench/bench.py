@@ -765,7 +765,6 @@ def plot(result, path):
         return None
     data = path + ".dat"
     with open(data, "w") as f:
-        f.write("workload lapis qemu\n")
         for name, w in result["workloads"].items():
             l = (w.get("lapis") or {}).get("loop_user_us")
             q = (w.get("qemu") or {}).get("loop_user_us")
@@ -819,7 +818,16 @@ def main():
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--plot", default=None, help="PNG path (default OUT_DIR/user_cpu_per_op.png)")
     ap.add_argument("--quiet", action="store_true", help="no table on stdout")
+    ap.add_argument("--replot", metavar="JSON", help="print the table and draw the plot of a "
+                    "recorded run, run nothing")
     args = ap.parse_args()
+    if args.replot:
+        with open(args.replot) as f:
+            result = json.load(f)
+        print(report(result))
+        out = plot(result, args.plot or os.path.join(args.out_dir, "user_cpu_per_op.png"))
+        print("plot: %s" % out)
+        return
     args.reproduce = "python3 bench/bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if os.environ.get("BENCH_REPRODUCE"):
         args.reproduce = os.environ["BENCH_REPRODUCE"]
