@@ -310,6 +310,32 @@ static int restore_conflict(const struct lapis_config *cfg, const struct lapis_v
     return usage_error(msg);
 }
 
+/* The magic first: a disk image given by mistake is refused before it is read. */
+static int check_snapshot_start(const char *path, char *err, size_t errlen)
+{
+    char head[8];
+    struct stat st;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0)
+        return 0; /* read_file() says why */
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return 0;
+    }
+    do
+        n = read(fd, head, sizeof(head));
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n == (ssize_t)sizeof(head) && !memcmp(head, LAPIS_SNAP_MAGIC, sizeof(head)))
+        return 0;
+    snprintf(err, errlen,
+             "snapshot '%s' refused: not a lapis snapshot (no '%s' magic at the start)", path,
+             LAPIS_SNAP_MAGIC);
+    return -EINVAL;
+}
+
 /* lapis run --restore FILE: a saved VM instead of a kernel (kvm/snapshot.h). */
 static int run_restored(const struct lapis_config *cfg)
 {
@@ -338,7 +364,8 @@ static int run_restored(const struct lapis_config *cfg)
     sigaddset(&stopsigs, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
 
-    if (read_file("snapshot", "--restore", cfg->restore, UINT64_MAX, &data, &len, msg,
+    if (check_snapshot_start(cfg->restore, msg, sizeof(msg)) ||
+        read_file("snapshot", "--restore", cfg->restore, UINT64_MAX, &data, &len, msg,
                   sizeof(msg))) {
         status = usage_error(msg);
         goto out;

@@ -75,10 +75,11 @@ struct lapis_snapshot {
     struct lapis_vm *vm;
     char *save_path;
     bool restored;
-    uint32_t saves;   /* saves of this VM so far, those before a restore included */
-    int efd;          /* readable: service wanted */
-    unsigned pending; /* atomic: the requested action, 0 when idle */
-    uint64_t ignored; /* atomic: requests that could not be served */
+    uint32_t saves;        /* saves of this VM so far, those before a restore included */
+    int efd;               /* readable: service wanted */
+    uint64_t last_save_ns; /* CLOCK_MONOTONIC at the end of the last save (main thread) */
+    unsigned pending;      /* atomic: the requested action, 0 when idle */
+    uint64_t ignored;      /* atomic: requests that could not be served */
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -309,11 +310,25 @@ int lapis_snapshot_check_path(const char *path, struct lapis_err *err)
 
 /* ---- pausing ------------------------------------------------------------------------------ */
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void lapis_snapshot_request(struct lapis_snapshot *s, unsigned action)
 {
     unsigned idle = 0;
     uint64_t one = 1;
+    uint64_t last = __atomic_load_n(&s->last_save_ns, __ATOMIC_RELAXED);
 
+    /* A guest asking to save and go on in a loop would have the host write without end. */
+    if (action == LAPIS_SNAPSHOT_REQ_CONTINUE && last &&
+        mono_ns() - last < LAPIS_SNAPSHOT_MIN_INTERVAL_NS) {
+        __atomic_fetch_add(&s->ignored, 1, __ATOMIC_RELAXED);
+        return;
+    }
     if (!s->save_path || lapis_vm_stopping(s->vm) ||
         !__atomic_compare_exchange_n(&s->pending, &idle, action, false, __ATOMIC_SEQ_CST,
                                      __ATOMIC_SEQ_CST)) {
@@ -830,6 +845,7 @@ void lapis_snapshot_service(struct lapis_vm *vm)
         }
     }
     resume_all(s);
+    __atomic_store_n(&s->last_save_ns, mono_ns(), __ATOMIC_RELAXED);
     __atomic_store_n(&s->pending, 0, __ATOMIC_SEQ_CST);
 }
 

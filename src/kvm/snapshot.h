@@ -22,7 +22,7 @@
  *   - guest RAM (zero pages elided), the UART and fw_cfg registers, kvmclock.
  *
  * Triggers: a guest write to port 0x4F0 (1: save and stop, 2: save and go
- * on), or SIGUSR2 (save and stop). A read of the port gives bit 0 "this VM
+ * on; at most one a second), or SIGUSR2 (save and stop). A read of the port gives bit 0 "this VM
  * was restored", bit 1 "a save file is set". The port exists only with
  * --save or --restore.
  */
@@ -40,6 +40,8 @@
 #define LAPIS_SNAPSHOT_REQ_CONTINUE  2u /* port value: save, then go on */
 #define LAPIS_SNAPSHOT_STAT_RESTORED 0x01u
 #define LAPIS_SNAPSHOT_STAT_CAN_SAVE 0x02u
+/* Save-and-go-on requests closer than this to the last save are ignored (counted). */
+#define LAPIS_SNAPSHOT_MIN_INTERVAL_NS 1000000000ull
 
 struct lapis_vm;
 struct lapis_vcpu;

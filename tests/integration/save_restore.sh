@@ -351,6 +351,9 @@ PY
     refused bad-empty 2 "not a lapis snapshot" run --restore "$T/empty.snap"
     refused bad-random 2 "not a lapis snapshot" run --restore "$T/random.snap"
     refused bad-elf 2 "not a lapis snapshot" run --restore "$SR"
+    truncate -s 3G "$T/huge.snap" # sparse: refused from its first bytes, not read
+    refused bad-huge 2 "not a lapis snapshot" run --restore "$T/huge.snap"
+    rm -f "$T/huge.snap"
     refused bad-missing 2 "not found" run --restore "$T/nope.snap"
     refused bad-dir 2 "not a regular file" run --restore "$T"
     refused conflict-memory 2 "--memory differs" run --restore "$F" --memory 512M
