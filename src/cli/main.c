@@ -17,6 +17,9 @@
 
 #include "cli/options.h"
 #include "cli/snapshot_file.h"
+#include "kvm/console.h"
+#include "kvm/legacy.h"
+#include "kvm/linux_boot.h"
 #include "kvm/probe.h"
 #include "lapis_conformance.h"
 #include "kvm/snapshot.h"
@@ -129,8 +132,8 @@ static int check_kernel_start(const char *path, char *err, size_t errlen)
         lapis_bzimage_is_bzimage(head, (size_t)n))
         return 0;
     snprintf(err, errlen,
-             "kernel '%s' is not an ELF or multiboot file: lapis boots multiboot v1 "
-             "kernels",
+             "kernel '%s' is not an ELF or multiboot file, nor a Linux bzImage: lapis boots "
+             "multiboot v1 kernels and Linux bzImage/vmlinux",
              path);
     return -ENOEXEC;
 }
@@ -176,6 +179,10 @@ static int cmd_run(const struct lapis_config *cfg)
     struct lapis_boot_state bs;
     struct lapis_err err = {0};
     struct lapis_vm *vm = NULL;
+    struct lapis_linux_layout *layout = NULL;
+    struct lapis_legacy legacy = {0};
+    struct lapis_console console = {.stop_fd = -1};
+    bool linux_kernel = false;
     int status;
 
     if (cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL && cfg->ioapic_version_set &&
@@ -217,12 +224,19 @@ static int cmd_run(const struct lapis_config *cfg)
         free(image);
         return usage_error(msg);
     }
+    /* Multiboot first (the existing path); then a bzImage or an x86-64 vmlinux is Linux. */
     if (!lapis_multiboot_detect(image, image_len)) {
-        snprintf(msg, sizeof(msg), "kernel '%s' is %s: lapis boots multiboot v1 kernels", kernel,
-                 lapis_elf_is_elf(image, image_len) ? "an ELF file with no multiboot header"
-                                                    : "not an ELF or multiboot file");
-        free(image);
-        return usage_error(msg);
+        linux_kernel = lapis_linux_is_kernel(image, image_len);
+        if (!linux_kernel) {
+            snprintf(msg, sizeof(msg),
+                     "kernel '%s' is %s: lapis boots multiboot v1 kernels and Linux "
+                     "bzImage/vmlinux",
+                     kernel,
+                     lapis_elf_is_elf(image, image_len) ? "an ELF file with no multiboot header"
+                                                        : "not an ELF or multiboot file");
+            free(image);
+            return usage_error(msg);
+        }
     }
     if (cfg->initrd && read_file("initrd", "--initrd", cfg->initrd, cfg->memory, &initrd,
                                  &initrd_len, msg, sizeof(msg))) {
@@ -239,6 +253,9 @@ static int cmd_run(const struct lapis_config *cfg)
     params.eoi = eoi_request(cfg->eoi);
     params.no_eoi_recovery = cfg->no_eoi_recovery;
     params.verbose = cfg->verbose;
+    params.hide_emulator_gaps = cfg->hide_cx16_xsave == LAPIS_OPT_YES ||
+                                (cfg->hide_cx16_xsave == LAPIS_OPT_AUTO && linux_kernel);
+    params.triple_fault_reboots = linux_kernel;
     if (lapis_vm_create(&params, &vm, &err) ||
         (cfg->save && lapis_snapshot_attach(vm, cfg->save, &err))) {
         status = backend_error(&err);
@@ -252,27 +269,72 @@ static int cmd_run(const struct lapis_config *cfg)
     else
         cmdline[0] = '\0';
     cl = cfg->cmdline ? cfg->cmdline : cmdline;
-    if (lapis_multiboot_load(lapis_vm_ram(vm), image, image_len, cl, initrd, initrd_len, &bs, msg,
-                             sizeof(msg))) {
+    if (linux_kernel) {
+        struct lapis_linux_boot boot = {
+            .image = image,
+            .image_len = image_len,
+            .initrd = initrd,
+            .initrd_len = initrd_len,
+            .cmdline = cfg->cmdline ? cfg->cmdline : "console=ttyS0",
+            .no_unpack = cfg->no_unpack,
+        };
+        layout = calloc(1, sizeof(*layout));
+        if (!layout) {
+            status = usage_error("out of memory for the Linux boot layout");
+            goto out;
+        }
+        if (lapis_linux_boot_load(vm, &boot, layout, &err) ||
+            lapis_legacy_attach(&legacy, vm, &err)) {
+            status = backend_error(&err);
+            goto out;
+        }
+        if (cfg->verbose)
+            fprintf(
+                stderr,
+                "lapis: Linux kernel %s (%s, protocol %u.%02u), entry 0x%llx, "
+                "boot_params 0x%llx, initrd %llu bytes at 0x%llx, CPUID %s, cmdline '%s'\n",
+                kernel,
+                layout->kind == LAPIS_LINUX_UNPACKED  ? "bzImage unpacked on the host"
+                : layout->kind == LAPIS_LINUX_VMLINUX ? "vmlinux"
+                                                      : "bzImage",
+                layout->protocol >> 8, layout->protocol & 0xFF,
+                (unsigned long long)layout->entry.regs.rip, (unsigned long long)layout->boot_params,
+                (unsigned long long)layout->initrd_size, (unsigned long long)layout->initrd_addr,
+                params.hide_emulator_gaps ? "without CX16/XSAVE" : "as KVM offers it",
+                boot.cmdline);
+    } else if (lapis_multiboot_load(lapis_vm_ram(vm), image, image_len, cl, initrd, initrd_len, &bs,
+                                    msg, sizeof(msg))) {
         status = usage_error(msg);
         goto out;
     }
-    if (cfg->verbose)
+    if (!linux_kernel && cfg->verbose)
         fprintf(stderr, "lapis: kernel %s, entry 0x%llx, cmdline '%s'\n", kernel,
                 (unsigned long long)bs.rip, cl);
-    if (lapis_vm_set_boot_state(vm, &bs, &err)) {
+    if (!linux_kernel && lapis_vm_set_boot_state(vm, &bs, &err)) {
+        status = backend_error(&err);
+        goto out;
+    }
+    if (lapis_console_start(&console, &vm->board, STDIN_FILENO, &err)) {
         status = backend_error(&err);
         goto out;
     }
 
     status = lapis_vm_run(vm, msg, sizeof(msg));
+    lapis_console_stop(&console); /* the terminal back to normal before lapis prints */
     if (msg[0])
         fprintf(stderr, "lapis: %s\n", msg);
     lapis_vm_format_stats(vm, stats, sizeof(stats));
     fprintf(stderr, "lapis: %s status=%d\n", stats, status);
     lapis_vm_stats_from_env(vm, status); /* LAPIS_STATS=json, for bench/ */
+    if (legacy.attached) {
+        lapis_legacy_format_stats(&legacy, stats, sizeof(stats));
+        fprintf(stderr, "lapis: %s\n", stats);
+    }
 out:
+    lapis_console_stop(&console);
+    lapis_legacy_detach(&legacy);
     lapis_vm_destroy(vm);
+    free(layout);
     free(image);
     free(initrd);
     return status;

@@ -31,10 +31,19 @@ static const char usage_text[] =
     "       lapis --help | --version\n"
     "\n"
     "run options:\n"
-    "  --kernel FILE          multiboot v1 ELF kernel (default: the built-in guest)\n"
-    "  --initrd FILE          loaded as multiboot module 0\n"
+    "  --kernel FILE          multiboot v1 ELF kernel, or a Linux bzImage or ELF vmlinux\n"
+    "                         (default: the built-in guest). Linux gets ACPI tables,\n"
+    "                         a PIT, PIC, 8042 and CMOS RTC; COM1 is the console\n"
+    "  --initrd FILE          multiboot module 0, or Linux's initramfs\n"
     "  --cmdline STR          kernel command line (built-in guest default:\n"
-    "                         lapis.eoi=<negotiated mode>)\n"
+    "                         lapis.eoi=<negotiated mode>; Linux: console=ttyS0)\n"
+    "  --no-unpack            Linux: enter a compressed bzImage at its own 64-bit entry\n"
+    "                         instead of unpacking it on the host (slow when guest\n"
+    "                         kernel code is emulated)\n"
+    "  --hide-cx16-xsave auto|yes|no\n"
+    "                         hide CMPXCHG16B and XSAVE from the guest's CPUID; KVM's\n"
+    "                         emulator (PVM hosts) cannot run them in kernel code\n"
+    "                         (default auto: yes for Linux kernels, no for multiboot)\n"
     "  --memory SIZE          guest RAM, e.g. 256M, 1G (no suffix: MiB; default 256M)\n"
     "  --cpus N               vCPUs, 1..64 (default 1)\n"
     "  --irqchip split|kernel|user\n"
@@ -52,8 +61,11 @@ static const char usage_text[] =
     "  --restore FILE         continue a saved VM (its RAM, vCPUs, interrupt\n"
     "                         controllers); the VM's shape comes from the file\n"
     "\n"
-    "exit status: 0 guest powered off, odd: isa-debug-exit, 2 bad usage,\n"
-    "4 host/KVM failure, 6 guest crashed, 8 stopped by a signal\n";
+    "The guest's COM1 is stdout; a terminal on stdin is its input (raw mode; Ctrl-C\n"
+    "stops lapis).\n"
+    "\n"
+    "exit status: 0 guest powered off (or a Linux guest rebooted), odd: isa-debug-exit,\n"
+    "2 bad usage, 4 host/KVM failure, 6 guest crashed, 8 stopped by a signal\n";
 
 const char *lapis_usage(void)
 {
@@ -298,6 +310,29 @@ static int apply_no_eoi_recovery(struct lapis_config *cfg, const char *val, char
     return 0;
 }
 
+static int apply_no_unpack(struct lapis_config *cfg, const char *val, char *err, size_t errlen)
+{
+    (void)val;
+    (void)err;
+    (void)errlen;
+    cfg->no_unpack = true;
+    return 0;
+}
+
+static int apply_hide_cx16_xsave(struct lapis_config *cfg, const char *val, char *err,
+                                 size_t errlen)
+{
+    if (!strcmp(val, "auto"))
+        cfg->hide_cx16_xsave = LAPIS_OPT_AUTO;
+    else if (!strcmp(val, "yes"))
+        cfg->hide_cx16_xsave = LAPIS_OPT_YES;
+    else if (!strcmp(val, "no"))
+        cfg->hide_cx16_xsave = LAPIS_OPT_NO;
+    else
+        return fail(err, errlen, "--hide-cx16-xsave '%s' is not known: use auto, yes or no", val);
+    return 0;
+}
+
 static int apply_json(struct lapis_config *cfg, const char *val, char *err, size_t errlen)
 {
     (void)val;
@@ -341,6 +376,8 @@ static const struct option_def {
     {"json", false, CMD_BIT(LAPIS_CMD_PROBE), apply_json},
     {"save", true, CMD_BIT(LAPIS_CMD_RUN), apply_save},
     {"restore", true, CMD_BIT(LAPIS_CMD_RUN), apply_restore},
+    {"no-unpack", false, CMD_BIT(LAPIS_CMD_RUN), apply_no_unpack},
+    {"hide-cx16-xsave", true, CMD_BIT(LAPIS_CMD_RUN), apply_hide_cx16_xsave},
     /* Debugging, not in --help: never release held-back EOI exits (spec eoi.md §7). */
     {"no-eoi-recovery", false, CMD_BIT(LAPIS_CMD_RUN), apply_no_eoi_recovery},
 };

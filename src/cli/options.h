@@ -31,6 +31,13 @@ enum lapis_eoi_opt {
     LAPIS_OPT_EOI_QUIRK,
 };
 
+/* --hide-cx16-xsave */
+enum lapis_auto_opt {
+    LAPIS_OPT_AUTO = 0, /* decided by the kernel type */
+    LAPIS_OPT_YES,
+    LAPIS_OPT_NO,
+};
+
 #define LAPIS_DEFAULT_MEMORY         (256ull << 20)
 #define LAPIS_MIN_MEMORY             (2ull << 20)
 #define LAPIS_MAX_MEMORY             (1ull << 40)
@@ -55,6 +62,8 @@ struct lapis_config {
     const char *restore;  /* --restore FILE: continue a saved VM instead of booting */
     /* Given explicitly (with --restore they must match the file). */
     bool memory_set, cpus_set, irqchip_set, eoi_set;
+    bool no_unpack; /* Linux: enter a compressed bzImage at its own 64-bit entry */
+    enum lapis_auto_opt hide_cx16_xsave; /* auto: yes for Linux kernels, no for multiboot */
     /* probe */
     bool json;
 };

@@ -67,9 +67,17 @@ static void uart_set_irq(void *opaque, bool level)
     lapis_irqchip_set_line(&b->vm->irqchip, LAPIS_UART_COM1_IRQ, level);
 }
 
+static void uart_rx_ready(void *opaque)
+{
+    struct lapis_board *b = opaque;
+    if (b->uart_rx_ready)
+        b->uart_rx_ready(b->uart_rx_opaque);
+}
+
 static const struct lapis_uart_ops uart_ops = {
     .tx = uart_tx,
     .set_irq = uart_set_irq,
+    .rx_ready = uart_rx_ready,
 };
 
 static uint64_t uart_read(void *opaque, uint64_t addr, uint64_t offset, unsigned size)

@@ -23,6 +23,9 @@ struct lapis_board {
     struct lapis_testdev testdev;
     pthread_mutex_t uart_lock;
     struct lapis_uart uart; /* COM1, output to stdout */
+    /* Console input (console.h): called with uart_lock held when the guest made RX room. */
+    void (*uart_rx_ready)(void *opaque);
+    void *uart_rx_opaque;
     pthread_mutex_t fwcfg_lock;
     struct lapis_fwcfg fwcfg; /* signature, RAM size, CPU count */
 };

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LAPIS_IOBUS_MAX_RANGES 16
+#define LAPIS_IOBUS_MAX_RANGES 32 /* board, legacy PC devices (legacy.h), snapshot port */
 
 /* @addr is the port or physical address, @offset the same relative to the range's base. */
 typedef uint64_t (*lapis_io_read_fn)(void *opaque, uint64_t addr, uint64_t offset, unsigned size);

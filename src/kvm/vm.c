@@ -151,6 +151,8 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
     r = lapis_x86_supported_cpuid(vm->kvm.fd, &vm->cpuid, err);
     if (r)
         return r;
+    if (params->hide_emulator_gaps)
+        lapis_x86_cpuid_hide_emulator_gaps(vm->cpuid);
     r = map_ram(vm, err);
     if (r)
         return r;
@@ -433,9 +435,15 @@ static void handle_exit(struct lapis_vcpu *v)
         break;
     case KVM_EXIT_SHUTDOWN:
         v->exits[LAPIS_EXIT_OTHER]++;
-        lapis_vm_stop(vm, LAPIS_STATUS_CRASH,
-                      "guest crashed: triple fault (KVM_EXIT_SHUTDOWN) on vCPU %u at RIP 0x%llx",
-                      v->index, (unsigned long long)vcpu_rip(v));
+        if (vm->params.triple_fault_reboots) /* Linux's last reboot method (CONTRIBUTING.md) */
+            lapis_vm_stop(vm, LAPIS_STATUS_POWEROFF,
+                          "guest rebooted (triple fault on vCPU %u at RIP 0x%llx)", v->index,
+                          (unsigned long long)vcpu_rip(v));
+        else
+            lapis_vm_stop(
+                vm, LAPIS_STATUS_CRASH,
+                "guest crashed: triple fault (KVM_EXIT_SHUTDOWN) on vCPU %u at RIP 0x%llx",
+                v->index, (unsigned long long)vcpu_rip(v));
         break;
     case KVM_EXIT_INTERNAL_ERROR:
         v->exits[LAPIS_EXIT_OTHER]++;

@@ -37,7 +37,9 @@ struct lapis_vm_params {
     enum lapis_eoi_request eoi;
     bool no_eoi_recovery; /* debugging: never release held-back EOI exits (§7) */
     bool verbose;
-    bool user_irqchip; /* --irqchip user: no irqchip in KVM, lapis's LAPICs (userapic.h) */
+    bool user_irqchip;         /* --irqchip user: no irqchip in KVM, lapis's LAPICs (userapic.h) */
+    bool hide_emulator_gaps;   /* CPUID without CX16/XSAVE (x86_setup.h), for PVM hosts */
+    bool triple_fault_reboots; /* a triple fault is a reboot: status 0 (Linux guests) */
 };
 
 enum lapis_exit_kind {

@@ -86,6 +86,17 @@ void lapis_x86_cpuid_set_feature(struct kvm_cpuid2 *c, uint32_t leaf, int reg, u
     }
 }
 
+void lapis_x86_cpuid_hide_emulator_gaps(struct kvm_cpuid2 *c)
+{
+    lapis_x86_cpuid_set_feature(c, 1, LAPIS_CPUID_ECX, LAPIS_CPUID_1_ECX_CX16, false);
+    lapis_x86_cpuid_set_feature(c, 1, LAPIS_CPUID_ECX, LAPIS_CPUID_1_ECX_XSAVE, false);
+    lapis_x86_cpuid_set_feature(c, 1, LAPIS_CPUID_ECX, LAPIS_CPUID_1_ECX_OSXSAVE, false);
+    /* No XSAVE, no state components: an empty leaf 0xD, every subleaf. */
+    for (unsigned i = 0; i < c->nent; i++)
+        if (c->entries[i].function == 0xD)
+            c->entries[i].eax = c->entries[i].ebx = c->entries[i].ecx = c->entries[i].edx = 0;
+}
+
 unsigned lapis_x86_cpuid_physbits(const struct kvm_cpuid2 *c)
 {
     for (unsigned i = 0; i < c->nent; i++)

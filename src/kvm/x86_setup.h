@@ -28,6 +28,15 @@ int lapis_x86_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *supported, unsigne
 /* Sets or clears bit @bit of @reg in every @leaf entry of @c. */
 void lapis_x86_cpuid_set_feature(struct kvm_cpuid2 *c, uint32_t leaf, int reg, unsigned bit,
                                  bool on);
+/*
+ * Hides what guest kernel code cannot use on this project's PVM hosts (spec
+ * eoi.md §7), where it is emulated: CX16 (lock cmpxchg16b) and XSAVE/OSXSAVE
+ * (xsave/xrstor) in CPUID.1:ECX, and leaf 0xD. x2APIC and the KVM leaves stay.
+ */
+#define LAPIS_CPUID_1_ECX_CX16    13
+#define LAPIS_CPUID_1_ECX_XSAVE   26
+#define LAPIS_CPUID_1_ECX_OSXSAVE 27
+void lapis_x86_cpuid_hide_emulator_gaps(struct kvm_cpuid2 *c);
 /* MAXPHYADDR (CPUID 0x80000008 EAX[7:0]), 36 if the leaf is absent. */
 unsigned lapis_x86_cpuid_physbits(const struct kvm_cpuid2 *c);
 

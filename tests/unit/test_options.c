@@ -143,6 +143,24 @@ static void test_strings(void)
     CHECK(cfg.no_eoi_recovery);
 }
 
+/* Linux boot options: --no-unpack, --hide-cx16-xsave (default auto). */
+static void test_linux_options(void)
+{
+    struct lapis_config cfg;
+    char err[256];
+
+    CHECK_EQ(parse("run", &cfg, err, sizeof(err)), 0);
+    CHECK(!cfg.no_unpack);
+    CHECK_EQ(cfg.hide_cx16_xsave, LAPIS_OPT_AUTO);
+    CHECK_EQ(parse("run --no-unpack --hide-cx16-xsave yes", &cfg, err, sizeof(err)), 0);
+    CHECK(cfg.no_unpack);
+    CHECK_EQ(cfg.hide_cx16_xsave, LAPIS_OPT_YES);
+    CHECK_EQ(parse("run --hide-cx16-xsave=no", &cfg, err, sizeof(err)), 0);
+    CHECK_EQ(cfg.hide_cx16_xsave, LAPIS_OPT_NO);
+    CHECK_EQ(parse("run --hide-cx16-xsave no --hide-cx16-xsave auto", &cfg, err, sizeof(err)), 0);
+    CHECK_EQ(cfg.hide_cx16_xsave, LAPIS_OPT_AUTO);
+}
+
 /* Bad inputs: the line, and a word the one-line message must contain. */
 static const struct bad_case {
     const char *line;
@@ -201,6 +219,11 @@ static const struct bad_case {
     {"run --eoi-suppression", "needs a value"},
     {"run --eoi-suppression on", "'on' is not known"},
     {"run --eoi-suppression Enable", "is not known"},
+    {"run --no-unpack=1", "takes no value"},
+    {"probe --no-unpack", "does not take --no-unpack"},
+    {"run --hide-cx16-xsave", "needs a value"},
+    {"run --hide-cx16-xsave on", "'on' is not known: use auto, yes or no"},
+    {"run --hide-cx16-xsave=", "is not known"},
 };
 
 static void test_bad(void)
@@ -246,6 +269,10 @@ static void test_names_and_usage(void)
     CHECK_STR(lapis_eoi_opt_name((enum lapis_eoi_opt)42), "invalid");
     CHECK(strstr(lapis_usage(), "--eoi-suppression") != NULL);
     CHECK(strstr(lapis_usage(), "--ioapic-version") != NULL);
+    /* tests/integration/linux_boot.sh runs only once --help names Linux kernels. */
+    CHECK(strstr(lapis_usage(), "bzImage") != NULL);
+    CHECK(strstr(lapis_usage(), "--no-unpack") != NULL);
+    CHECK(strstr(lapis_usage(), "--hide-cx16-xsave") != NULL);
 }
 
 /* A rejected line leaves the caller's config untouched. */
@@ -266,6 +293,7 @@ int main(void)
     RUN_TEST(test_defaults);
     RUN_TEST(test_good);
     RUN_TEST(test_strings);
+    RUN_TEST(test_linux_options);
     RUN_TEST(test_bad);
     RUN_TEST(test_parse_size);
     RUN_TEST(test_names_and_usage);
