@@ -176,13 +176,17 @@ int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd,
         if (r)
             return lapis_err_set(err, LAPIS_ERR_USAGE, -r, "IOAPIC version 0x%x not supported",
                                  ic->ioapic_version);
-        /* Every pin gets a route from the start (all masked, edge, vector 0). */
+        /*
+         * Every pin starts masked, edge, vector 0. KVM's table is empty after
+         * KVM_CAP_SPLIT_IRQCHIP, which acts the same (no level route to scan,
+         * and a masked pin is never fired), so these routes count as pushed:
+         * KVM_SET_GSI_ROUTING waits for an SRCU grace period, milliseconds on
+         * a busy host, and start-up would pay it for nothing. The first entry
+         * change that alters a message pushes the table (update_route()).
+         */
         for (unsigned pin = 0; pin < LAPIS_IRQCHIP_PINS; pin++)
             pin_message(ic, pin, &ic->routes[pin].address, &ic->routes[pin].data);
-        r = push_routes(ic);
-        if (r)
-            return lapis_err_set(err, LAPIS_ERR_HOST, -r, "KVM_SET_GSI_ROUTING failed: %s",
-                                 strerror(-r));
+        ic->routes_valid = true;
     }
 
     /*
