@@ -31,9 +31,9 @@ struct lapis_console {
     int stop_fd; /* eventfd: wakes the thread's poll */
     pthread_t thread;
     bool started;
-    bool stop;            /* under board->uart_lock */
-    pthread_cond_t room;  /* waits with board->uart_lock: the guest emptied the FIFO */
-    uint64_t bytes;       /* accepted by the UART */
+    bool stop;           /* under board->uart_lock */
+    pthread_cond_t room; /* waits with board->uart_lock: the guest emptied the FIFO */
+    uint64_t bytes;      /* accepted by the UART */
 };
 
 /*

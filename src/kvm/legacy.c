@@ -22,9 +22,8 @@ static uint64_t pit_now(void *opaque)
 static void pit_timer_arm(void *opaque, uint64_t deadline_ns)
 {
     struct lapis_legacy *lg = opaque;
-    lapis_host_timer_arm(&lg->pit_timer, deadline_ns == LAPIS_PIT_NO_DEADLINE
-                                             ? LAPIS_HOST_TIMER_OFF
-                                             : deadline_ns);
+    lapis_host_timer_arm(&lg->pit_timer,
+                         deadline_ns == LAPIS_PIT_NO_DEADLINE ? LAPIS_HOST_TIMER_OFF : deadline_ns);
 }
 
 /* Called with pit_lock held: PIT -> IOAPIC lock order. */
@@ -231,8 +230,8 @@ int lapis_legacy_attach(struct lapis_legacy *lg, struct lapis_vm *vm, struct lap
     if (!r)
         r = place(vm, "port61", LAPIS_PIT_PORT_B, 1, pit_read, pit_write, lg, &lg->pit_lock, err);
     if (!r)
-        r = place(vm, "pic-master", LAPIS_PIC_MASTER_CMD, 2, pic_read, pic_write, lg,
-                  &lg->pic_lock, err);
+        r = place(vm, "pic-master", LAPIS_PIC_MASTER_CMD, 2, pic_read, pic_write, lg, &lg->pic_lock,
+                  err);
     if (!r)
         r = place(vm, "pic-slave", LAPIS_PIC_SLAVE_CMD, 2, pic_read, pic_write, lg, &lg->pic_lock,
                   err);
@@ -243,8 +242,8 @@ int lapis_legacy_attach(struct lapis_legacy *lg, struct lapis_vm *vm, struct lap
         r = place(vm, "i8042-data", LAPIS_I8042_DATA, 1, kbc_read, kbc_write, lg, &lg->kbc_lock,
                   err);
     if (!r)
-        r = place(vm, "i8042-cmd", LAPIS_I8042_COMMAND, 1, kbc_read, kbc_write, lg,
-                  &lg->kbc_lock, err);
+        r = place(vm, "i8042-cmd", LAPIS_I8042_COMMAND, 1, kbc_read, kbc_write, lg, &lg->kbc_lock,
+                  err);
     if (!r)
         r = place(vm, "cmos", LAPIS_CMOS_INDEX, 2, cmos_read, cmos_write, lg, &lg->cmos_lock, err);
     if (!r)
@@ -277,8 +276,8 @@ void lapis_legacy_format_stats(const struct lapis_legacy *lg, char *buf, size_t 
              " pit.spurious=%" PRIu64 " pit.timer_fires=%" PRIu64 " pic.inits=%" PRIu64
              " pic.undelivered=%" PRIu64 " i8042.commands=%" PRIu64 " i8042.resets=%" PRIu64
              " cmos.reads=%" PRIu64 " cmos.irq_enables=%" PRIu64 " pm1_evt.writes=%" PRIu64,
-             p->irqs, p->dropped, p->clamped, p->spurious, lg->pit_timer.fires,
-             lg->pic.stats.inits, lg->pic.stats.undelivered, lg->kbc.stats.commands,
-             lg->kbc.stats.resets, lg->cmos.stats.reads, lg->cmos.stats.irq_enables,
+             p->irqs, p->dropped, p->clamped, p->spurious, lg->pit_timer.fires, lg->pic.stats.inits,
+             lg->pic.stats.undelivered, lg->kbc.stats.commands, lg->kbc.stats.resets,
+             lg->cmos.stats.reads, lg->cmos.stats.irq_enables,
              __atomic_load_n(&lg->pm1_evt_writes, __ATOMIC_RELAXED));
 }

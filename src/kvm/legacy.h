@@ -27,7 +27,7 @@
 #include "loader/acpi.h"
 #include "kvm.h"
 
-#define LAPIS_LEGACY_PIT_PIN 2u /* ISA IRQ0 -> GSI 2, the MADT override */
+#define LAPIS_LEGACY_PIT_PIN      2u /* ISA IRQ0 -> GSI 2, the MADT override */
 #define LAPIS_LEGACY_PM1A_EVT_LEN 4u
 
 struct lapis_vm;
