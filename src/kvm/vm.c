@@ -531,8 +531,16 @@ static void *vcpu_main(void *arg)
             pause_point(v);
             continue;
         }
+        /*
+         * A load first, the locked exchange only for a word with a request in
+         * it: four locked RMWs per exit otherwise. A request missed by the
+         * load was set after it, so its kick's immediate_exit = 1 comes after
+         * the store above and the next KVM_RUN returns at once.
+         */
         for (unsigned i = 0; i < 4; i++) {
-            want[i] = __atomic_exchange_n(&v->recover[i], 0, __ATOMIC_SEQ_CST);
+            want[i] = __atomic_load_n(&v->recover[i], __ATOMIC_SEQ_CST)
+                          ? __atomic_exchange_n(&v->recover[i], 0, __ATOMIC_SEQ_CST)
+                          : 0;
             any |= want[i] != 0;
         }
         if (any)
