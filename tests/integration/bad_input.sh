@@ -273,11 +273,11 @@ EOF
 chmod 000 "$T/locked"
 if [ "$(id -u)" -ne 0 ]; then
     bad file-kernel-unreadable 2 "Permission denied" run --kernel "$T/locked"
-elif command -v runuser >/dev/null && runuser -u nobody -- true 2>/dev/null; then
+elif command -v runuser >/dev/null && NOBODY_LAPIS=$(lapis_for_nobody); then
     chmod o+rx "$T"
     SEQ=$((SEQ + 1))
     mkdir -p "$T/cwd.nobody" && chmod 777 "$T/cwd.nobody"
-    o=$(cd "$T/cwd.nobody" && runuser -u nobody -- "$LAPIS_ABS" run --kernel "$T/locked" 2>&1 \
+    o=$(cd "$T/cwd.nobody" && runuser -u nobody -- "$NOBODY_LAPIS" run --kernel "$T/locked" 2>&1 \
         >/dev/null)
     RC=$? ERR=$o OUT=
     if [ "$RC" -eq 2 ] && [ "$(printf '%s' "$o" | grep -c '')" -eq 1 ] &&
@@ -288,7 +288,7 @@ elif command -v runuser >/dev/null && runuser -u nobody -- true 2>/dev/null; the
         fail file-kernel-unreadable "exit $RC"
     fi
 else
-    skip file-kernel-unreadable "running as root without runuser/nobody"
+    skip file-kernel-unreadable "running as root, and the user nobody cannot run a copy of lapis"
 fi
 
 # Host problems: exit 4, one line.

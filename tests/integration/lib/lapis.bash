@@ -115,3 +115,15 @@ MB_CODE_SPIN='\xeb\xfe'                                           # jmp .
 MB_CODE_EXIT42='\x66\xba\xf4\x00\xb0\x2a\xee\xeb\xfe'             # out 0xf4, 42 -> status 85
 MB_CODE_TRIPLE='\x0f\x01\x1d\x30\x00\x10\x00\x0f\x0b\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00' # lidt [empty]; ud2
 MB_CODE_POWEROFF='\x66\xba\x04\x06\x66\xb8\x00\x20\x66\xef\xeb\xfe' # outw 0x604, SLP_EN
+
+# A copy of lapis that the user nobody can execute, for the permission tests:
+# the build tree may sit in a directory only root can enter (a mktemp clone).
+# Prints its path, or nothing (and returns 1) where nobody still cannot run it.
+lapis_for_nobody() {
+    local dir=$TMPDIR_LAPIS/nobody-bin
+    chmod o+x "$TMPDIR_LAPIS" || return 1
+    mkdir -p "$dir" && chmod 755 "$dir" && cp "$LAPIS" "$dir/lapis" && chmod 755 "$dir/lapis" ||
+        return 1
+    runuser -u nobody -- "$dir/lapis" --version >/dev/null 2>&1 || return 1
+    echo "$dir/lapis"
+}
