@@ -32,6 +32,9 @@ void lapis_x86_cpuid_set_feature(struct kvm_cpuid2 *c, uint32_t leaf, int reg, u
  * Hides what guest kernel code cannot use on this project's PVM hosts (spec
  * eoi.md §7), where it is emulated: CX16 (lock cmpxchg16b) and XSAVE/OSXSAVE
  * (xsave/xrstor) in CPUID.1:ECX, and leaf 0xD. x2APIC and the KVM leaves stay.
+ * Measured there: CX16 goes, but KVM_SET_CPUID2 keeps the host's XSAVE bits
+ * and leaf 0xD (KVM_GET_CPUID2 reads them back), so a Linux guest still
+ * finds XSAVE and stops on xrstor in fpu__init_system().
  */
 #define LAPIS_CPUID_1_ECX_CX16    13
 #define LAPIS_CPUID_1_ECX_XSAVE   26
