@@ -527,6 +527,16 @@ int main(int argc, char **argv)
         return lapis_conformance_main(argc - 1, argv + 1);
     if (lapis_options_parse(argc, argv, &cfg, err, sizeof(err)))
         return usage_error(err);
+    if (cfg.command == LAPIS_CMD_RUN) {
+        /* Before any thread exists, so that every thread inherits SIGINT/SIGTERM
+         * blocked: lapis_vm_run takes them from a signalfd, and a signal during
+         * set-up waits for it (status 8) instead of killing the process. */
+        sigset_t stopsigs;
+        sigemptyset(&stopsigs);
+        sigaddset(&stopsigs, SIGINT);
+        sigaddset(&stopsigs, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
+    }
     for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
         if (handlers[i].cmd == cfg.command)
             return handlers[i].fn(&cfg);
