@@ -407,7 +407,13 @@ static void ioapic_deliver(void *opaque, unsigned pin, const struct lapis_msi *m
     (void)msg;
     if (pin >= LAPIS_IRQCHIP_PINS)
         return;
-    update_route(ic, pin); /* a no-op unless the route is stale */
+    /*
+     * Every entry change goes through entry_changed(), which keeps routes[]
+     * and KVM's table current; only a failed push leaves them stale. Checking
+     * here only then saves rebuilding the message on every interrupt.
+     */
+    if (!ic->routes_valid)
+        update_route(ic, pin);
     if (lapis_kvm_ioctl(ic->vm_fd, KVM_IRQ_LINE, &line) < 0) {
         STAT_INC(ic, irq_errors);
         return;
