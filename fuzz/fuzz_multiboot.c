@@ -3,8 +3,8 @@
  * Multiboot v1 loader: the input is the kernel file (a.out kludge or ELF).
  * Guest RAM, the initrd and the command line follow the input length, so
  * the file stays an ordinary kernel: 1.25 or 2 MiB at 0 (sometimes 640 KiB,
- * too small), sometimes 64 KiB at 4 GiB; no initrd, an empty one or a small
- * one; no command line or a short one.
+ * too small), sometimes 64 KiB at 4 GiB; no initrd, an empty one, a small
+ * one or a 700 KiB one; no command line or a short one.
  * Invariants: a failure is -ENOEXEC or -ENOSPC with a message, RAM
  * untouched; a success gives the documented entry state, the kernel's bytes
  * intact (a.out image and bss, or each ELF segment), the initrd intact and
@@ -177,10 +177,13 @@ FUZZ_TARGET(multiboot)
     static const uint64_t lows[4] = {0x140000, 0x200000, 0x140000, 0xA0000};
     static const uint64_t highs[2] = {0, 64u << 10};
     static const char *const cmdlines[4] = {NULL, "", "console=ttyS0 lapis.eoi=enable", NULL};
-    static uint8_t initrd_buf[5000];
+    static uint8_t initrd_buf[700u << 10];
     const struct lapis_guest_ram *ram = fuzz_ram_get(lows[size & 3], highs[(size >> 2) & 1]);
     const char *cmdline = cmdlines[(size >> 3) & 3];
-    size_t initrd_len = ((size >> 5) & 1) ? 0 : (size % 5) * 1000;
+    /* Empty, a few KiB, or 700 KiB: more than a small RAM has above some kernels. */
+    size_t initrd_len = ((size >> 5) & 1) ? 0
+                        : size % 5 == 4   ? sizeof(initrd_buf)
+                                          : (size % 5) * 1000;
     const uint8_t *initrd = ((size >> 6) & 3) == 0 ? NULL : initrd_buf;
     struct lapis_boot_state out;
     char err[256];
