@@ -233,13 +233,7 @@ static void lapic_fuzz_save_load(struct lapic_fuzz *f, unsigned i)
     lapis_lapic_save(a, &s);
     FUZZ_ASSERT(s.magic == LAPIS_LAPIC_STATE_MAGIC && s.size == sizeof(s));
     int rc = lapis_lapic_load(a, &s);
-    /*
-     * Known, reported: a guest may write any DFR model (KVM keeps it) but
-     * load refuses models other than flat/cluster (tests/unit/test_lapic.c
-     * asserts that). Tolerated here, narrowly, until the owner decides.
-     */
-    bool odd_dfr = (s.dfr >> 28) != 0xF && (s.dfr >> 28) != 0x0;
-    if (f->odd_config[i] || odd_dfr) {
+    if (f->odd_config[i]) {
         FUZZ_ASSERT(rc == 0 || rc == -EINVAL);
     } else {
         /* The model's own state always reloads (a migration must not fail). */

@@ -1211,8 +1211,8 @@ static bool state_valid(const struct lapis_lapic *apic, const struct lapis_lapic
         return false;
     if (x2 ? st->ldr != x2apic_ldr(apic->apic_id) : (st->ldr & ~XAPIC_LDR_MASK) != 0)
         return false;
-    if ((st->dfr & DFR_RSVD_ONES) != DFR_RSVD_ONES ||
-        ((st->dfr >> 28) != DFR_FLAT && (st->dfr >> 28) != DFR_CLUSTER))
+    /* Any model a guest can write (KVM keeps it; it then matches nothing) must reload. */
+    if ((st->dfr & DFR_RSVD_ONES) != DFR_RSVD_ONES)
         return false;
     /* A guest can't have set SVR bit 12 unless Directed EOI is advertised here. */
     if (lapis_eoi_policy_advertise_directed_eoi(apic->policy, apic->guest_has_x2apic))
