@@ -43,7 +43,9 @@ kvm_missing() {
 # run_lapis ARGS...: runs lapis with a timeout; sets RC, OUT (stdout), ERR (stderr).
 run_lapis() {
     local o=$TMPDIR_LAPIS/out e=$TMPDIR_LAPIS/err
-    timeout -s KILL "$LAPIS_TIMEOUT" "$LAPIS" "$@" >"$o" 2>"$e"
+    # stdin from /dev/null: a terminal there would become the guest's console
+    # (raw mode), and a SIGKILL on timeout would leave it raw.
+    timeout -s KILL "$LAPIS_TIMEOUT" "$LAPIS" "$@" </dev/null >"$o" 2>"$e"
     RC=$?
     OUT=$(cat "$o")
     ERR=$(cat "$e")
