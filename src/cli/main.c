@@ -238,6 +238,11 @@ static int cmd_run(const struct lapis_config *cfg)
             return usage_error(msg);
         }
     }
+    if (linux_kernel && cfg->save) {
+        free(image);
+        return usage_error("--save does not support Linux kernels yet (the PIT, PIC, 8042 and "
+                           "CMOS state is not saved): drop --save");
+    }
     if (cfg->initrd && read_file("initrd", "--initrd", cfg->initrd, cfg->memory, &initrd,
                                  &initrd_len, msg, sizeof(msg))) {
         free(image);
@@ -326,7 +331,8 @@ static int cmd_run(const struct lapis_config *cfg)
     lapis_vm_format_stats(vm, stats, sizeof(stats));
     fprintf(stderr, "lapis: %s status=%d\n", stats, status);
     lapis_vm_stats_from_env(vm, status); /* LAPIS_STATS=json, for bench/ */
-    if (legacy.attached) {
+    if (linux_kernel) {
+        lapis_legacy_detach(&legacy); /* the PIT's timer thread stops: the counts hold still */
         lapis_legacy_format_stats(&legacy, stats, sizeof(stats));
         fprintf(stderr, "lapis: %s\n", stats);
     }
