@@ -81,6 +81,8 @@ static int make_raw(int fd)
     saved_fd = fd;
     t = saved_tio;
     cfmakeraw(&t);
+    /* Output as before (lapis's and a guest's bare "\n" still start a new line, as QEMU). */
+    t.c_oflag = saved_tio.c_oflag;
     /* Ctrl-C still stops lapis (status 8); no other key may signal or suspend it. */
     t.c_lflag |= ISIG;
     t.c_cc[VQUIT] = _POSIX_VDISABLE;
