@@ -4,6 +4,7 @@
 #   make              build lapis, liblapis.a, lapis.pc, the guests and tests
 #   make check        build and run every test (unit + integration)
 #   make check SANITIZE=1   the same under ASan + UBSan (objects in build-asan/)
+#   make check-kernels      the kernel matrix on nested standard-KVM hosts
 #   make format       clang-format every source file
 
 CC      ?= cc
@@ -110,7 +111,17 @@ check: all
 	LAPIS_BUILD=$(BUILD) tests/run-tests.sh
 
 check-unit: tests
-	LAPIS_BUILD=$(BUILD) LAPIS_ONLY_UNIT=1 tests/run-tests.sh
+	LAPIS_BUILD=$(BUILD) tests/run-tests.sh --unit-only
+
+# The kernel matrix: probe, built-in guest, SMP guests and conformance on the host's
+# /dev/kvm (if any) and on Debian's 6.1, 6.12 and 7.x KVM in nested hosts.
+#   make check-kernels [RUNS=3] [KERNELS="6.1 6.12 7"] [JSON=FILE]
+RUNS    ?= 1
+KERNELS ?= 6.1 6.12 7
+.PHONY: check-kernels
+check-kernels: all
+	LAPIS_BUILD=$(BUILD) tests/nested/check-kernels.sh --runs $(RUNS) --kernels "$(KERNELS)" \
+	    $(if $(JSON),--json $(JSON))
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
@@ -126,8 +137,11 @@ clean:
 # Fuzzing (libFuzzer via clang): fuzz/fuzz.mk defines `make fuzz SECONDS=N`.
 -include fuzz/fuzz.mk
 -include conformance/conformance.mk
+# On /dev/kvm where it is usable, else in a nested standard KVM (tests/nested/run).
 run: all
-	$(BUILD)/lapis run
+	@if [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then $(BUILD)/lapis run; else \
+	    echo "make run: no usable /dev/kvm: running in a nested standard KVM (tests/nested/run 7)"; \
+	    tests/nested/run 7 -- $(BUILD)/lapis run; fi
 -include bench/bench.mk
 
 # Debian's kernel under lapis, its serial console on this terminal (tests/linux/fetch.sh

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Runs every unit test binary and every integration script, and sums their
 # closing "N passed, N failed[, N skipped]" lines into one final line.
+#
+# Integration suites need a KVM. They run on the host's /dev/kvm where it is
+# usable, otherwise inside a nested standard-KVM host (tests/nested/run, Debian's
+# 7.x kernel with kvm_amd in QEMU TCG), so that they run on every machine.
+# LAPIS_CHECK_KVM=host|nested|auto (default auto) forces the choice;
+# LAPIS_CHECK_KERNEL (default 7) picks the nested kernel.
+#   tests/run-tests.sh [--unit-only | --integration-only]
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${LAPIS_BUILD:-build}
 export LAPIS_BUILD=$BUILD
 passed=0 failed=0 skipped=0 broken=()
+unit=yes integration=yes
+case ${1:-} in
+--unit-only) integration=no ;;
+--integration-only) unit=no ;;
+"") [ -z "${LAPIS_ONLY_UNIT:-}" ] || integration=no ;;
+*) echo "usage: tests/run-tests.sh [--unit-only | --integration-only]" >&2; exit 2 ;;
+esac
 
-run_suite() { # name, command...
-    local name=$1; shift
-    local out rc line p f s
-    out=$("$@" 2>&1); rc=$?
-    printf '%s\n' "$out" | grep -v '^PASS ' | sed "s|^|[$name] |"
-    line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+add_counts() { # name rc line
+    local name=$1 rc=$2 line=$3 p f s
     if [ -z "$line" ]; then
         echo "[$name] no summary line (exit $rc): counted as one failure"
         failed=$((failed + 1)); broken+=("$name"); return
@@ -25,18 +35,48 @@ run_suite() { # name, command...
         echo "[$name] exited $rc with no failed test: counted as one failure"
         failed=$((failed + 1))
     fi
-    [ "$f" -ne 0 ] || [ "$rc" -ne 0 ] && broken+=("$name")
+    if [ "$f" -ne 0 ] || [ "$rc" -ne 0 ]; then broken+=("$name"); fi
 }
 
-for t in "$BUILD"/tests/test_*; do
-    [ -x "$t" ] || continue
-    run_suite "unit/$(basename "$t")" "$t"
-done
-if [ -z "${LAPIS_ONLY_UNIT:-}" ]; then
-    for t in tests/integration/*.sh; do
-        [ -f "$t" ] || continue
-        run_suite "integration/$(basename "$t" .sh)" bash "$t"
+run_suite() { # name, command...
+    local name=$1; shift
+    local out rc
+    out=$("$@" 2>&1); rc=$?
+    printf '%s\n' "$out" | grep -v '^PASS ' | sed "s|^|[$name] |"
+    add_counts "$name" "$rc" "$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)"
+}
+
+kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
+if [ "$unit" = yes ]; then
+    for t in "$BUILD"/tests/test_*; do
+        [ -x "$t" ] || continue
+        run_suite "unit/$(basename "$t")" "$t"
     done
+fi
+if [ "$integration" = yes ]; then
+    where=${LAPIS_CHECK_KVM:-auto}
+    if [ "$where" = auto ]; then
+        if kvm_usable; then where=host; else where=nested; fi
+    fi
+    if [ "$where" = host ]; then
+        kvm_usable || echo "run-tests: LAPIS_CHECK_KVM=host, but /dev/kvm is not usable here"
+        for t in tests/integration/*.sh; do
+            [ -f "$t" ] || continue
+            run_suite "integration/$(basename "$t" .sh)" bash "$t"
+        done
+    else
+        k=${LAPIS_CHECK_KERNEL:-7}
+        echo "run-tests: integration suites on a nested standard KVM (Debian's $k kernel, kvm_amd in QEMU TCG): tests/nested/run $k"
+        # The nested host has no network: fetch what the suites download first.
+        tests/linux/fetch.sh >/dev/null || echo "run-tests: tests/linux/fetch.sh failed; linux suites will say why"
+        log=$(mktemp "${TMPDIR:-/tmp}/lapis-nested-check.XXXXXX")
+        tests/nested/run --timeout 3600 "$k" -- bash tests/run-tests.sh --integration-only |
+            tee "$log" | sed -u "s|^|[nested/$k] |"
+        rc=${PIPESTATUS[0]}
+        add_counts "nested/$k" "$rc" "$(grep -E '^total: [0-9]+ passed' "$log" | tail -n 1)"
+        rm -f "$log"
+    fi
 fi
 
 [ ${#broken[@]} -eq 0 ] || echo "failing suites: ${broken[*]}"

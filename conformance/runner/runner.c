@@ -116,6 +116,12 @@ struct host {
     /* Does the target's LAPIC keep a taken interrupt in service until the EOI? */
     int isr[CONF_T_COUNT]; /* -1 not probed, 0 no, 1 yes */
     char isr_why[CONF_T_COUNT][300];
+    /*
+     * Split-irqchip modes this kernel cannot give (no KVM_X2APIC_*_SUPPRESS_EOI_BROADCAST
+     * before Linux 7.0 / 6.18.17): lapis refuses them with status 2, so their cells do not
+     * apply here. Empty: the mode exists.
+     */
+    char mode_absent[CONF_MODE_DISABLE + 1][300];
 };
 
 #define PROBE_SCENARIO "lapic_isr_in_service"
@@ -418,6 +424,23 @@ static void probe(const struct opts *o, struct host *h, enum conf_target t, unsi
     conf_child_free(&j.ch);
 }
 
+/* Does lapis accept a forced split-irqchip @mode on this kernel? */
+static void probe_forced_mode(const struct opts *o, struct host *h, enum conf_mode mode)
+{
+    struct conf_params p = {.target = CONF_T_SPLIT, .ioapic = 0x20, .cpus = 1};
+    struct job j;
+
+    snprintf(p.scenario, sizeof(p.scenario), "%s", PROBE_SCENARIO);
+    memset(&j, 0, sizeof(j));
+    job_argv(&j, o, &p, (int)mode, NULL);
+    run_one(&j, PROBE_TIMEOUT);
+    if (j.ch.status == 2)
+        snprintf(h->mode_absent[mode], sizeof(h->mode_absent[mode]),
+                 "does not apply: this kernel has no '%s' mode (%s)", conf_mode_name(mode),
+                 first_lapis_line(j.ch.err));
+    conf_child_free(&j.ch);
+}
+
 static void find_host(const struct opts *o, struct host *h, unsigned versions_used)
 {
     memset(h, 0, sizeof(*h));
@@ -448,6 +471,12 @@ static void find_host(const struct opts *o, struct host *h, unsigned versions_us
     }
     if ((o->kinds & (1u << CONF_T_KERNEL)) && (versions_used & 1u))
         probe(o, h, CONF_T_KERNEL, 0x11);
+    if (o->kinds & (1u << CONF_T_SPLIT)) {
+        if (o->modes & CONF_M_ENABLE)
+            probe_forced_mode(o, h, CONF_MODE_ENABLE);
+        if (o->modes & CONF_M_DISABLE)
+            probe_forced_mode(o, h, CONF_MODE_DISABLE);
+    }
 }
 
 /*
@@ -537,6 +566,11 @@ static void plan_cell(const struct opts *o, const struct host *h, struct row *r,
     if (t != CONF_T_MODEL && !h->kvm) {
         c->state = CELL_NA;
         c->na = h->kvm_why;
+        return;
+    }
+    if (t == CONF_T_SPLIT && (mode == CONF_MODE_ENABLE || mode == CONF_MODE_DISABLE) &&
+        h->mode_absent[mode][0]) {
+        c->na = h->mode_absent[mode];
         return;
     }
     if (t != CONF_T_MODEL && !h->ok[t][t == CONF_T_KERNEL ? 0 : v]) {
