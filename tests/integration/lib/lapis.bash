@@ -129,3 +129,17 @@ lapis_for_nobody() {
     runuser -u nobody -- "$dir/lapis" --version >/dev/null 2>&1 || return 1
     echo "$dir/lapis"
 }
+
+# Does this host's KVM hold an EOI exit back while the vCPU halts (PVM does; a
+# standard KVM exits at the EOI)? Measured once per suite by lapis probe: prints yes or no.
+host_holds_eoi_back() {
+    local f=$TMPDIR_LAPIS/held-back
+    if [ ! -s "$f" ]; then
+        if "$LAPIS" probe --json 2>/dev/null </dev/null | grep -q '"held_back_eoi": {"held_back": true'; then
+            echo yes >"$f"
+        else
+            echo no >"$f"
+        fi
+    fi
+    cat "$f"
+}
