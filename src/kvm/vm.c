@@ -160,8 +160,8 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_guest_ram
     for (unsigned i = 0; i < LAPIS_VM_MAX_CPUS; i++)
         vm->vcpus[i].fd = -1;
     pthread_mutex_init(&vm->stop_lock, NULL);
-    lapis_iobus_init(&vm->pio, "port");
-    lapis_iobus_init(&vm->mmio, "mmio");
+    lapis_iobus_init(&vm->pio, "port", true);
+    lapis_iobus_init(&vm->mmio, "mmio", false);
     *out = vm;
 
     r = lapis_kvm_open(&vm->kvm, err);
@@ -700,13 +700,14 @@ void lapis_vm_format_stats(const struct lapis_vm *vm, char *buf, size_t len)
              " exits.hlt=%" PRIu64 " exits.other=%" PRIu64 " irqs=%" PRIu64 " eoi.exit=%" PRIu64
              " eoi.eoir=%" PRIu64 " eoi.ignored=%" PRIu64 " eoi.svr12=%" PRIu64
              " recoveries=%" PRIu64 " throttled=%" PRIu64 " unknown.pio=%" PRIu64
-             " unknown.mmio=%" PRIu64,
+             " unknown.mmio=%" PRIu64 " refused.pio=%" PRIu64,
              lapis_irqchip_mode_name(ic), lapis_irqchip_kind_name(ic), ic->ioapic_version,
              vm->ncpus, exits[LAPIS_EXIT_IO], exits[LAPIS_EXIT_MMIO], exits[LAPIS_EXIT_EOI],
              exits[LAPIS_EXIT_INTR], exits[LAPIS_EXIT_HLT], exits[LAPIS_EXIT_OTHER], delivered,
              ic->stats.eoi_exits, eoir, ic->stats.eoi_ignored, ic->stats.eoi_svr12,
              ic->stats.recoveries, throttled, vm->pio.unknown_reads + vm->pio.unknown_writes,
-             vm->mmio.unknown_reads + vm->mmio.unknown_writes);
+             vm->mmio.unknown_reads + vm->mmio.unknown_writes,
+             __atomic_load_n(&vm->pio.refused, __ATOMIC_RELAXED));
     if (!ic->kernel) {
         /* What a guest did wrong to the IOAPIC: ignored, and counted. */
         const struct lapis_ioapic_stats *io = &ic->ioapic.stats;
