@@ -3,9 +3,9 @@
  * fw_cfg (legacy port interface): set-up with fuzzed RAM size, CPU counts
  * and extra items, then a program of port accesses at any port, size and
  * direction. The harness keeps what each item should hold and checks that
- * data-port reads stream the selected item byte by byte and 0 past its end
- * (or for an unknown key), that the selector wants 16-bit writes and ignores
- * the write-channel bit, and that rejected accesses are counted.
+ * byte reads of either port stream the selected item byte by byte and 0 past
+ * its end (or for an unknown key), that the selector wants 16-bit writes and
+ * ignores the write-channel bit, and that rejected accesses are counted.
  */
 #include "fuzz_common.h"
 
@@ -84,8 +84,9 @@ FUZZ_TARGET(fwcfg)
         uint64_t bad = fw.stats.bad_access;
 
         bool sel = port == LAPIS_FWCFG_PORT_SEL && sz == 2 && is_write;
-        bool rd = port == LAPIS_FWCFG_PORT_DATA && sz == 1 && !is_write;
-        bool wr = port == LAPIS_FWCFG_PORT_DATA && sz == 1 && is_write;
+        /* Bytes at either port, as QEMU's combined region: data reads, ignored writes. */
+        bool rd = lapis_fwcfg_handles(port) && sz == 1 && !is_write;
+        bool wr = lapis_fwcfg_handles(port) && sz == 1 && is_write;
         rc = lapis_fwcfg_io(&fw, port, sz, is_write, &value);
         FUZZ_ASSERT(lapis_fwcfg_handles(port) ==
                     (port == LAPIS_FWCFG_PORT_SEL || port == LAPIS_FWCFG_PORT_DATA));

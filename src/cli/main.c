@@ -167,28 +167,46 @@ static enum lapis_eoi_request eoi_request(enum lapis_eoi_opt o)
     return LAPIS_EOI_REQ_AUTO;
 }
 
+/* Options that contradict each other, whatever the host: refused before any file is read. */
+static int option_conflict(const struct lapis_config *cfg)
+{
+    if (cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL && cfg->ioapic_version_set &&
+        cfg->ioapic_version != 0x11)
+        return usage_error("--irqchip kernel uses KVM's IOAPIC, which is version 0x11: drop "
+                           "--ioapic-version or use --irqchip split");
+    if (cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL && cfg->eoi == LAPIS_OPT_EOI_ENABLE)
+        return usage_error("--eoi-suppression enable needs --irqchip split: KVM's in-kernel "
+                           "IOAPIC has no EOI register");
+    return 0;
+}
+
 static int run_restored(const struct lapis_config *cfg);
 
+/*
+ * lapis run: every input first (options, files, the loaders into guest RAM
+ * that KVM does not know yet), so that a bad one is refused in one line,
+ * status 2, on any host; only then is /dev/kvm opened.
+ */
 static int cmd_run(const struct lapis_config *cfg)
 {
     char path[PATH_MAX], msg[PATH_MAX + 600], stats[768], cmdline[128];
-    const char *kernel = cfg->kernel, *cl;
+    const char *kernel = cfg->kernel, *cl = "";
     uint8_t *image = NULL, *initrd = NULL;
     size_t image_len = 0, initrd_len = 0;
     struct lapis_vm_params params;
     struct lapis_boot_state bs;
+    struct lapis_guest_ram ram = {0};
     struct lapis_err err = {0};
     struct lapis_vm *vm = NULL;
     struct lapis_linux_layout *layout = NULL;
+    struct lapis_linux_boot boot;
     struct lapis_legacy legacy = {0};
     struct lapis_console console = {.stop_fd = -1};
     bool linux_kernel = false;
     int status;
 
-    if (cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL && cfg->ioapic_version_set &&
-        cfg->ioapic_version != 0x11)
-        return usage_error("--irqchip kernel uses KVM's IOAPIC, which is version 0x11: drop "
-                           "--ioapic-version or use --irqchip split");
+    if ((status = option_conflict(cfg)))
+        return status;
     if (cfg->restore)
         return run_restored(cfg);
     if (cfg->save && lapis_snapshot_check_path(cfg->save, &err))
@@ -249,33 +267,13 @@ static int cmd_run(const struct lapis_config *cfg)
         return usage_error(msg);
     }
 
-    memset(&params, 0, sizeof(params));
-    params.memory = cfg->memory;
-    params.cpus = cfg->cpus;
-    params.kernel_irqchip = cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL;
-    params.user_irqchip = cfg->irqchip == LAPIS_OPT_IRQCHIP_USER;
-    params.ioapic_version = cfg->ioapic_version;
-    params.eoi = eoi_request(cfg->eoi);
-    params.no_eoi_recovery = cfg->no_eoi_recovery;
-    params.verbose = cfg->verbose;
-    params.hide_emulator_gaps = cfg->hide_cx16_xsave == LAPIS_OPT_YES ||
-                                (cfg->hide_cx16_xsave == LAPIS_OPT_AUTO && linux_kernel);
-    params.triple_fault_reboots = linux_kernel;
-    if (lapis_vm_create(&params, &vm, &err) ||
-        (cfg->save && lapis_snapshot_attach(vm, cfg->save, &err))) {
+    /* The loaders, into RAM that no VM has yet: their verdict does not need KVM. */
+    if (lapis_vm_ram_map(&ram, cfg->memory, &err)) {
         status = backend_error(&err);
         goto out;
     }
-
-    /* The built-in guest learns what lapis negotiated, so it knows what to expect. */
-    if (!cfg->kernel)
-        snprintf(cmdline, sizeof(cmdline), "lapis.eoi=%s%s", lapis_irqchip_guest_mode(&vm->irqchip),
-                 vm->irqchip.kernel ? " lapis.irqchip=kernel" : "");
-    else
-        cmdline[0] = '\0';
-    cl = cfg->cmdline ? cfg->cmdline : cmdline;
     if (linux_kernel) {
-        struct lapis_linux_boot boot = {
+        boot = (struct lapis_linux_boot){
             .image = image,
             .image_len = image_len,
             .initrd = initrd,
@@ -288,7 +286,42 @@ static int cmd_run(const struct lapis_config *cfg)
             status = usage_error("out of memory for the Linux boot layout");
             goto out;
         }
-        if (lapis_linux_boot_load(vm, &boot, layout, &err) ||
+        if (lapis_linux_boot_prepare(&ram, cfg->cpus, &boot, layout, &err)) {
+            status = backend_error(&err);
+            goto out;
+        }
+    } else {
+        /* The built-in guest's line comes from KVM (below): as long a one holds its place. */
+        memset(cmdline, ' ', sizeof(cmdline) - 1);
+        cmdline[sizeof(cmdline) - 1] = '\0';
+        cl = cfg->cmdline ? cfg->cmdline : cfg->kernel ? "" : cmdline;
+        if (lapis_multiboot_load(&ram, image, image_len, cl, initrd, initrd_len, &bs, msg,
+                                 sizeof(msg))) {
+            status = usage_error(msg);
+            goto out;
+        }
+    }
+
+    memset(&params, 0, sizeof(params));
+    params.memory = cfg->memory;
+    params.cpus = cfg->cpus;
+    params.kernel_irqchip = cfg->irqchip == LAPIS_OPT_IRQCHIP_KERNEL;
+    params.user_irqchip = cfg->irqchip == LAPIS_OPT_IRQCHIP_USER;
+    params.ioapic_version = cfg->ioapic_version;
+    params.eoi = eoi_request(cfg->eoi);
+    params.no_eoi_recovery = cfg->no_eoi_recovery;
+    params.verbose = cfg->verbose;
+    params.hide_emulator_gaps = cfg->hide_cx16_xsave == LAPIS_OPT_YES ||
+                                (cfg->hide_cx16_xsave == LAPIS_OPT_AUTO && linux_kernel);
+    params.triple_fault_reboots = linux_kernel;
+    if (lapis_vm_create(&params, &ram, &vm, &err) ||
+        (cfg->save && lapis_snapshot_attach(vm, cfg->save, &err))) {
+        status = backend_error(&err);
+        goto out;
+    }
+
+    if (linux_kernel) {
+        if (lapis_linux_set_entry(vm->vcpus[0].fd, &layout->entry, &err) ||
             lapis_legacy_attach(&legacy, vm, &err)) {
             status = backend_error(&err);
             goto out;
@@ -307,17 +340,25 @@ static int cmd_run(const struct lapis_config *cfg)
                 (unsigned long long)layout->initrd_size, (unsigned long long)layout->initrd_addr,
                 params.hide_emulator_gaps ? "without CX16/XSAVE" : "as KVM offers it",
                 boot.cmdline);
-    } else if (lapis_multiboot_load(lapis_vm_ram(vm), image, image_len, cl, initrd, initrd_len, &bs,
-                                    msg, sizeof(msg))) {
-        status = usage_error(msg);
-        goto out;
-    }
-    if (!linux_kernel && cfg->verbose)
-        fprintf(stderr, "lapis: kernel %s, entry 0x%llx, cmdline '%s'\n", kernel,
-                (unsigned long long)bs.rip, cl);
-    if (!linux_kernel && lapis_vm_set_boot_state(vm, &bs, &err)) {
-        status = backend_error(&err);
-        goto out;
+    } else {
+        if (cl == cmdline) {
+            /* The built-in guest learns what lapis negotiated, so it knows what to expect. */
+            snprintf(cmdline, sizeof(cmdline), "lapis.eoi=%s%s",
+                     lapis_irqchip_guest_mode(&vm->irqchip),
+                     vm->irqchip.kernel ? " lapis.irqchip=kernel" : "");
+            if (lapis_multiboot_load(lapis_vm_ram(vm), image, image_len, cl, initrd, initrd_len,
+                                     &bs, msg, sizeof(msg))) {
+                status = usage_error(msg);
+                goto out;
+            }
+        }
+        if (cfg->verbose)
+            fprintf(stderr, "lapis: kernel %s, entry 0x%llx, cmdline '%s'\n", kernel,
+                    (unsigned long long)bs.rip, cl);
+        if (lapis_vm_set_boot_state(vm, &bs, &err)) {
+            status = backend_error(&err);
+            goto out;
+        }
     }
     if (lapis_console_start(&console, &vm->board, STDIN_FILENO, &err)) {
         status = backend_error(&err);
@@ -340,6 +381,7 @@ out:
     lapis_console_stop(&console);
     lapis_legacy_detach(&legacy);
     lapis_vm_destroy(vm);
+    lapis_vm_ram_unmap(&ram); /* if no VM took it */
     free(layout);
     free(image);
     free(initrd);
@@ -411,6 +453,7 @@ static int run_restored(const struct lapis_config *cfg)
     struct lapis_snap_file *file = calloc(1, sizeof(*file));
     struct lapis_vm_params params;
     struct lapis_err err = {0};
+    struct lapis_guest_ram ram = {0};
     struct lapis_vm *vm = NULL;
     uint8_t *data = NULL;
     size_t len = 0;
@@ -451,7 +494,13 @@ static int run_restored(const struct lapis_config *cfg)
         goto out;
     params.no_eoi_recovery = cfg->no_eoi_recovery;
     params.verbose = cfg->verbose;
-    if (lapis_vm_create(&params, &vm, &err) || lapis_snapshot_attach(vm, cfg->save, &err) ||
+    /* All the file says about itself, and its RAM, before /dev/kvm is opened. */
+    if (lapis_vm_ram_map(&ram, params.memory, &err) ||
+        lapis_snapshot_check(file, &params, &ram, &err)) {
+        status = backend_error(&err);
+        goto out;
+    }
+    if (lapis_vm_create(&params, &ram, &vm, &err) || lapis_snapshot_attach(vm, cfg->save, &err) ||
         lapis_snapshot_restore(vm, file, &err)) {
         status = backend_error(&err);
         goto out;
@@ -469,6 +518,7 @@ static int run_restored(const struct lapis_config *cfg)
     lapis_vm_stats_from_env(vm, status);
 out:
     lapis_vm_destroy(vm);
+    lapis_vm_ram_unmap(&ram);
     free(data);
     free(file);
     return status;

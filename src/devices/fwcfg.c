@@ -94,7 +94,8 @@ int lapis_fwcfg_io(struct lapis_fwcfg *fw, uint16_t port, unsigned size, bool is
             fw->stats.unknown_selects++;
         return 0;
     }
-    if (port == LAPIS_FWCFG_PORT_DATA && size == 1) {
+    /* QEMU reads the selector port byte-wise as data too: one region, one data stream. */
+    if (lapis_fwcfg_handles(port) && size == 1) {
         if (is_write)
             fw->stats.writes_ignored++;
         else
@@ -106,3 +107,11 @@ int lapis_fwcfg_io(struct lapis_fwcfg *fw, uint16_t port, unsigned size, bool is
     fw->stats.bad_access++;
     return -EINVAL;
 }
+
+static bool comb_accepts(uint64_t offset, unsigned size, bool is_write)
+{
+    (void)offset;
+    return size == 1 || (is_write && size == 2);
+}
+
+const struct lapis_portio_rules lapis_fwcfg_rules = {.accepts = comb_accepts};

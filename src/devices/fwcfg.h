@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A minimal QEMU fw_cfg, legacy I/O interface only: a 16-bit write to the
- * selector port picks an item, byte reads from the data port return its
- * bytes one by one (0 past the end, or for an unknown item). No DMA
- * interface (FW_CFG_ID reads 1). Items are small and held in the struct
- * itself: no allocation. Pure C.
+ * A minimal QEMU fw_cfg, legacy I/O interface only, as QEMU 7.2's
+ * fw_cfg_comb_mem_ops: the two ports are one region. A 16-bit write to the
+ * selector port picks an item; a byte read of either port returns its next
+ * byte (0 past the end, or for an unknown item); byte writes are ignored;
+ * every other access is refused (reads 0). How wider accesses reach the ports
+ * is the bus's business (portio.h: lapis_fwcfg_rules). No DMA interface
+ * (FW_CFG_ID reads 1). Items are small and held in the struct itself: no
+ * allocation. Pure C.
  */
 #ifndef LAPIS_FWCFG_H
 #define LAPIS_FWCFG_H
@@ -13,8 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "portio.h"
+
 #define LAPIS_FWCFG_PORT_SEL  0x510u
 #define LAPIS_FWCFG_PORT_DATA 0x511u
+#define LAPIS_FWCFG_PORTS     2u /* the region: selector, then data */
 
 /* Item keys, with QEMU's numbers. */
 #define LAPIS_FWCFG_SIGNATURE 0x0000u /* "QEMU" */
@@ -38,9 +44,9 @@ struct lapis_fwcfg_item {
 struct lapis_fwcfg_stats {
     uint64_t selects;         /* selector writes */
     uint64_t unknown_selects; /* selector writes naming no item */
-    uint64_t data_reads;      /* byte reads of the data port */
+    uint64_t data_reads;      /* byte reads of either port */
     uint64_t reads_past_end;  /* of those, past the item's end or with no item */
-    uint64_t writes_ignored;  /* byte writes to the data port (QEMU ignores them too) */
+    uint64_t writes_ignored;  /* byte writes to either port (QEMU ignores them too) */
     uint64_t bad_access;      /* wrong port, width or direction */
 };
 
@@ -70,11 +76,14 @@ int lapis_fwcfg_set(struct lapis_fwcfg *fw, uint16_t key, const void *data, size
 bool lapis_fwcfg_handles(uint16_t port);
 
 /*
- * One port access. Acts on: 16-bit writes to the selector, byte reads of the
- * data port (byte writes there are ignored). Anything else is counted, and
- * reads return 0. Returns 0, or -EINVAL for those other accesses.
+ * One port access. Acts on: 16-bit writes to the selector, byte reads of
+ * either port (byte writes are ignored). Anything else is counted, and reads
+ * return 0. Returns 0, or -EINVAL for those other accesses.
  */
 int lapis_fwcfg_io(struct lapis_fwcfg *fw, uint16_t port, unsigned size, bool is_write,
                    uint32_t *value);
+
+/* The region's QEMU rules: a byte either way, or a 16-bit write (fw_cfg_comb_valid). */
+extern const struct lapis_portio_rules lapis_fwcfg_rules;
 
 #endif

@@ -13,9 +13,18 @@ void lapis_testdev_init(struct lapis_testdev *dev, const struct lapis_testdev_op
     dev->stats = (struct lapis_testdev_stats){0};
 }
 
+const struct lapis_portio_rules lapis_testdev_debug_exit_rules = {.valid_min = 1, .valid_max = 4};
+const struct lapis_portio_rules lapis_testdev_irq_rules = {.valid_min = 1, .valid_max = 1};
+
+static bool debug_exit_port(uint16_t port)
+{
+    return port >= LAPIS_TESTDEV_DEBUG_EXIT_PORT &&
+           port < LAPIS_TESTDEV_DEBUG_EXIT_PORT + LAPIS_TESTDEV_DEBUG_EXIT_SIZE;
+}
+
 bool lapis_testdev_handles(uint16_t port)
 {
-    return port == LAPIS_TESTDEV_DEBUG_EXIT_PORT || port == LAPIS_TESTDEV_PM1A_CNT_PORT ||
+    return debug_exit_port(port) || port == LAPIS_TESTDEV_PM1A_CNT_PORT ||
            port == LAPIS_TESTDEV_SYNC_PORT ||
            (port >= LAPIS_TESTDEV_IRQ_PORT_BASE &&
             port < LAPIS_TESTDEV_IRQ_PORT_BASE + LAPIS_TESTDEV_IRQ_LINES);
@@ -68,7 +77,7 @@ int lapis_testdev_io(struct lapis_testdev *dev, uint16_t port, unsigned size, bo
     if (size < 4)
         v &= (1u << (8 * size)) - 1;
 
-    if (port == LAPIS_TESTDEV_DEBUG_EXIT_PORT) {
+    if (debug_exit_port(port)) {
         /* (v << 1) | 1 in 64 bits, kept within int; only the low 8 bits reach the host. */
         uint64_t status = ((uint64_t)v << 1) | 1;
         dev->stats.debug_exits++;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * QEMU-compatible test ports, as one small port model:
- *  - isa-debug-exit at 0xf4: writing v requests exit status (v << 1) | 1;
+ *  - isa-debug-exit at 0xf4..0xf7 (QEMU's iobase=0xf4,iosize=4): a 1-, 2- or
+ *    4-byte write of v at any of them requests exit status (v << 1) | 1;
  *  - pc-testdev IRQ lines at 0x2000 + line (0..23): a byte write sets the
  *    IOAPIC line's level (0 low, non-zero high);
  *  - ACPI PM1a control at 0x604: a write with SLP_EN (bit 13) powers off,
@@ -16,7 +17,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "portio.h"
+
 #define LAPIS_TESTDEV_DEBUG_EXIT_PORT 0x00f4u
+#define LAPIS_TESTDEV_DEBUG_EXIT_SIZE 4u
 #define LAPIS_TESTDEV_IRQ_PORT_BASE   0x2000u
 #define LAPIS_TESTDEV_IRQ_LINES       24u
 #define LAPIS_TESTDEV_PM1A_CNT_PORT   0x0604u
@@ -52,6 +56,10 @@ void lapis_testdev_init(struct lapis_testdev *dev, const struct lapis_testdev_op
 
 /* True if @port is one of the ports above (the first byte of an access). */
 bool lapis_testdev_handles(uint16_t port);
+
+/* QEMU's rules: isa-debug-exit takes 1..4 bytes; pc-testdev's IRQ ports one byte at a time. */
+extern const struct lapis_portio_rules lapis_testdev_debug_exit_rules;
+extern const struct lapis_portio_rules lapis_testdev_irq_rules;
 
 /*
  * One port access of @size bytes (1, 2 or 4) at @port. Writes take *value;

@@ -121,8 +121,8 @@ static void fwcfg_write(void *opaque, uint64_t addr, uint64_t offset, unsigned s
 }
 
 static int add(struct lapis_iobus *bus, const char *name, uint64_t base, uint64_t len,
-               lapis_io_read_fn rd, lapis_io_write_fn wr, void *opaque, pthread_mutex_t *lock,
-               struct lapis_err *err)
+               const struct lapis_portio_rules *rules, lapis_io_read_fn rd, lapis_io_write_fn wr,
+               void *opaque, pthread_mutex_t *lock, struct lapis_err *err)
 {
     struct lapis_iobus_range r = {
         .name = name,
@@ -132,6 +132,7 @@ static int add(struct lapis_iobus *bus, const char *name, uint64_t base, uint64_
         .write = wr,
         .opaque = opaque,
         .lock = lock,
+        .rules = rules,
     };
     int e = lapis_iobus_add(bus, &r);
     if (e)
@@ -156,26 +157,28 @@ int lapis_board_init(struct lapis_board *b, struct lapis_vm *vm, struct lapis_er
     if (r)
         return lapis_err_set(err, LAPIS_ERR_HOST, -r, "fw_cfg refused %u CPUs", vm->params.cpus);
 
-    r = add(&vm->pio, "isa-debug-exit", LAPIS_TESTDEV_DEBUG_EXIT_PORT, 1, testdev_read,
+    /* As QEMU with -device isa-debug-exit,iobase=0xf4,iosize=4 and its q35 devices. */
+    r = add(&vm->pio, "isa-debug-exit", LAPIS_TESTDEV_DEBUG_EXIT_PORT,
+            LAPIS_TESTDEV_DEBUG_EXIT_SIZE, &lapis_testdev_debug_exit_rules, testdev_read,
             testdev_write, b, &b->testdev_lock, err);
     if (!r)
         r = add(&vm->pio, "pc-testdev irq", LAPIS_TESTDEV_IRQ_PORT_BASE, LAPIS_TESTDEV_IRQ_LINES,
-                testdev_read, testdev_write, b, &b->testdev_lock, err);
+                &lapis_testdev_irq_rules, testdev_read, testdev_write, b, &b->testdev_lock, err);
     if (!r)
-        r = add(&vm->pio, "pm1a", LAPIS_TESTDEV_PM1A_CNT_PORT, 2, testdev_read, testdev_write, b,
+        r = add(&vm->pio, "pm1a", LAPIS_TESTDEV_PM1A_CNT_PORT, 2, NULL, testdev_read, testdev_write,
+                b, &b->testdev_lock, err);
+    if (!r)
+        r = add(&vm->pio, "sync", LAPIS_TESTDEV_SYNC_PORT, 1, NULL, testdev_read, testdev_write, b,
                 &b->testdev_lock, err);
     if (!r)
-        r = add(&vm->pio, "sync", LAPIS_TESTDEV_SYNC_PORT, 1, testdev_read, testdev_write, b,
-                &b->testdev_lock, err);
+        r = add(&vm->pio, "com1", LAPIS_UART_COM1_BASE, LAPIS_UART_NREGS, NULL, uart_read,
+                uart_write, b, &b->uart_lock, err);
     if (!r)
-        r = add(&vm->pio, "com1", LAPIS_UART_COM1_BASE, LAPIS_UART_NREGS, uart_read, uart_write, b,
-                &b->uart_lock, err);
-    if (!r)
-        r = add(&vm->pio, "fw_cfg", LAPIS_FWCFG_PORT_SEL, 2, fwcfg_read, fwcfg_write, b,
-                &b->fwcfg_lock, err);
+        r = add(&vm->pio, "fw_cfg", LAPIS_FWCFG_PORT_SEL, LAPIS_FWCFG_PORTS, &lapis_fwcfg_rules,
+                fwcfg_read, fwcfg_write, b, &b->fwcfg_lock, err);
     /* The IOAPIC model serialises itself (irqchip lock); KVM's own needs no window. */
     if (!r && !vm->irqchip.kernel)
-        r = add(&vm->mmio, "ioapic", LAPIS_IOAPIC_BASE, LAPIS_IOAPIC_MMIO_SIZE,
+        r = add(&vm->mmio, "ioapic", LAPIS_IOAPIC_BASE, LAPIS_IOAPIC_MMIO_SIZE, NULL,
                 lapis_irqchip_ioapic_read, lapis_irqchip_ioapic_write, &vm->irqchip, NULL, err);
     return r;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Linux on a created VM: ACPI tables, the kernel, and the boot vCPU's 64-bit entry state. */
+/* Linux: ACPI tables and the kernel in guest RAM (no KVM yet), then the boot vCPU's entry state. */
 #include "linux_boot.h"
 
 #include <errno.h>
@@ -8,7 +8,6 @@
 
 #include "loader/acpi.h"
 #include "loader/elf.h"
-#include "vm.h"
 
 bool lapis_linux_is_kernel(const uint8_t *img, size_t len)
 {
@@ -86,8 +85,9 @@ int lapis_linux_set_entry(int vcpu_fd, const struct lapis_linux_entry *e, struct
     return 0;
 }
 
-int lapis_linux_boot_load(struct lapis_vm *vm, const struct lapis_linux_boot *boot,
-                          struct lapis_linux_layout *layout, struct lapis_err *err)
+int lapis_linux_boot_prepare(const struct lapis_guest_ram *ram, unsigned cpus,
+                             const struct lapis_linux_boot *boot, struct lapis_linux_layout *layout,
+                             struct lapis_err *err)
 {
     struct lapis_acpi_config acpi;
     struct lapis_acpi_tables tables;
@@ -95,10 +95,10 @@ int lapis_linux_boot_load(struct lapis_vm *vm, const struct lapis_linux_boot *bo
     char msg[sizeof(err->msg)];
     int r;
 
-    /* Tables first: the kernel's boot_params point at the RSDP. */
-    lapis_acpi_default_config(&acpi, vm->ncpus);
-    acpi.ioapic_id = vm->irqchip.kernel ? 0 : vm->irqchip.ioapic.id;
-    r = lapis_acpi_build(lapis_vm_ram(vm), &acpi, &tables, msg, sizeof(msg));
+    /* Tables first: the kernel's boot_params point at the RSDP. The IOAPIC's ID is 0 at reset. */
+    lapis_acpi_default_config(&acpi, cpus);
+    acpi.ioapic_id = 0;
+    r = lapis_acpi_build(ram, &acpi, &tables, msg, sizeof(msg));
     if (r)
         return lapis_err_set(err, LAPIS_ERR_USAGE, -r, "ACPI tables: %s", msg);
 
@@ -108,9 +108,8 @@ int lapis_linux_boot_load(struct lapis_vm *vm, const struct lapis_linux_boot *bo
     cfg.initrd_size = boot->initrd ? boot->initrd_len : 0;
     cfg.acpi_rsdp = tables.rsdp;
     cfg.no_unpack = boot->no_unpack;
-    r = lapis_linux_load(lapis_vm_ram(vm), boot->image, boot->image_len, &cfg, layout, msg,
-                         sizeof(msg));
+    r = lapis_linux_load(ram, boot->image, boot->image_len, &cfg, layout, msg, sizeof(msg));
     if (r)
         return lapis_err_set(err, r == -ENOMEM ? LAPIS_ERR_HOST : LAPIS_ERR_USAGE, -r, "%s", msg);
-    return lapis_linux_set_entry(vm->vcpus[0].fd, &layout->entry, err);
+    return 0;
 }

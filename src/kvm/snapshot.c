@@ -63,6 +63,8 @@ enum {
 };
 
 #define SECTION_VERSION  1u
+#define UART_REC_SIZE    (LAPIS_UART_FIFO_SIZE + 16)
+#define FWCFG_REC_SIZE   8
 #define MSR_TSC_DEADLINE 0x6E0u
 #define MAX_MSRS         512u
 
@@ -599,9 +601,6 @@ static int save_irqchip(struct lapis_vm *vm, const struct kvm_lapic_state *lapic
 
 /* ---- saving: devices ---------------------------------------------------------------------- */
 
-#define UART_REC_SIZE  (LAPIS_UART_FIFO_SIZE + 16)
-#define FWCFG_REC_SIZE 8
-
 static void save_devices(struct lapis_vm *vm, struct buf *b)
 {
     struct lapis_board *bd = &vm->board;
@@ -937,6 +936,155 @@ static int set_msr(int fd, uint32_t index, uint64_t data)
     return lapis_kvm_ioctl(fd, KVM_SET_MSRS, &m) == 1 ? 0 : -EINVAL;
 }
 
+/* ---- checks before /dev/kvm is opened: what the file alone says ------------------------- */
+
+/* A vCPU section has what a restore reads; host-dependent sizes (XSAVE) are checked later. */
+static int check_vcpu(const struct lapis_snap_section *sec, unsigned index, bool user,
+                      struct records *rec, struct lapis_err *err)
+{
+    char what[32];
+    struct user_cpu uc;
+    int r;
+
+    snprintf(what, sizeof(what), "vCPU %u", index);
+    if ((r = records_of(sec, rec, what, err)))
+        return r;
+    if ((r = need(rec, TAG_REGS, sizeof(struct kvm_regs), what, "registers", err)) ||
+        (r = need(rec, TAG_SREGS, sizeof(struct kvm_sregs), what, "special registers", err)) ||
+        (r = need(rec, TAG_EVENTS, sizeof(struct kvm_vcpu_events), what, "events", err)) ||
+        (r = need(rec, TAG_MP_STATE, sizeof(struct kvm_mp_state), what, "MP state", err)))
+        return r;
+    if (user) {
+        if ((r = need(rec, TAG_USER_APIC, sizeof(struct lapis_lapic_state), what, "LAPIC model",
+                      err)) ||
+            (r = need(rec, TAG_USER_CPU, sizeof(uc), what, "user LAPIC", err)))
+            return r;
+        memcpy(&uc, rec->val[TAG_USER_CPU], sizeof(uc));
+        if (uc.halted > 1 || uc.wait_sipi > 1)
+            return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "snapshot: %s: bad user LAPIC flags",
+                                 what);
+    } else if ((r = need(rec, TAG_LAPIC, sizeof(struct kvm_lapic_state), what, "LAPIC", err))) {
+        return r;
+    }
+    if (!rec->val[TAG_XSAVE] && !rec->val[TAG_FPU])
+        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "snapshot: %s has no FPU record", what);
+    if (rec->val[TAG_FPU] && (r = need(rec, TAG_FPU, sizeof(struct kvm_fpu), what, "FPU", err)))
+        return r;
+    if (rec->val[TAG_MSRS] && rec->len[TAG_MSRS] % sizeof(struct msr_rec))
+        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "snapshot: %s's MSR record is cut",
+                             what);
+    if (rec->val[TAG_XCRS] && (r = need(rec, TAG_XCRS, sizeof(struct kvm_xcrs), what, "XCR", err)))
+        return r;
+    if (rec->val[TAG_DEBUGREGS] &&
+        (r = need(rec, TAG_DEBUGREGS, sizeof(struct kvm_debugregs), what, "debug register", err)))
+        return r;
+    return 0;
+}
+
+static int check_devices(const struct lapis_snap_section *sec, struct records *rec,
+                         struct lapis_err *err)
+{
+    struct lapis_fwcfg fw; /* the board's items: the saved selection must name one */
+    const uint8_t *p;
+    int32_t cur;
+    int r;
+
+    memset(rec, 0, sizeof(*rec));
+    if (!sec)
+        return 0; /* the devices start from reset */
+    if ((r = records_of(sec, rec, "DEVICES", err)))
+        return r;
+    if (rec->val[TAG_UART]) {
+        if ((r = need(rec, TAG_UART, UART_REC_SIZE, "DEVICES", "UART", err)))
+            return r;
+        p = rec->val[TAG_UART] + LAPIS_UART_FIFO_SIZE;
+        if (p[0] >= LAPIS_UART_FIFO_SIZE || p[1] > LAPIS_UART_FIFO_SIZE || p[12] > 1 || p[13] > 1 ||
+            p[14] > 1 || p[11] == 0 || p[11] > LAPIS_UART_FIFO_SIZE)
+            return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
+                                 "snapshot: the UART state is not possible");
+    }
+    if (rec->val[TAG_FWCFG]) {
+        if ((r = need(rec, TAG_FWCFG, FWCFG_REC_SIZE, "DEVICES", "fw_cfg", err)))
+            return r;
+        memcpy(&cur, rec->val[TAG_FWCFG], 4);
+        if (lapis_fwcfg_init(&fw, LAPIS_SNAP_PAGE_SIZE, 1, 1) || cur < -1 ||
+            cur >= (int32_t)fw.nitems)
+            return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
+                                 "snapshot: the fw_cfg state names no item");
+    }
+    if (rec->val[TAG_KVMCLOCK] &&
+        (r = need(rec, TAG_KVMCLOCK, sizeof(struct kvm_clock_data), "DEVICES", "KVM clock", err)))
+        return r;
+    return 0;
+}
+
+static int check_irqchip(const struct lapis_snap_section *sec, bool kernel, unsigned ioapic_version,
+                         struct records *rec, struct lapis_err *err)
+{
+    static const unsigned tags[3] = {TAG_KVM_PIC_MASTER, TAG_KVM_PIC_SLAVE, TAG_KVM_IOAPIC};
+    static const unsigned ids[3] = {KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE,
+                                    KVM_IRQCHIP_IOAPIC};
+    struct lapis_ioapic_state st;
+    struct lapis_ioapic *model;
+    struct kvm_irqchip chip;
+    int r;
+
+    if ((r = records_of(sec, rec, "IRQCHIP", err)))
+        return r;
+    if (kernel) {
+        for (unsigned i = 0; i < 3; i++) {
+            if ((r = need(rec, tags[i], sizeof(chip), "IRQCHIP", "KVM irqchip", err)))
+                return r;
+            memcpy(&chip, rec->val[tags[i]], sizeof(chip));
+            if (chip.chip_id != ids[i])
+                return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
+                                     "snapshot: KVM irqchip record %u names chip %u", i,
+                                     chip.chip_id);
+        }
+        return need(rec, TAG_KERNEL_LINES, LAPIS_IRQCHIP_PINS, "IRQCHIP", "line level", err);
+    }
+    if ((r = need(rec, TAG_IOAPIC, sizeof(st), "IRQCHIP", "IOAPIC", err)) ||
+        (r = need(rec, TAG_PENDING_EOI, 32, "IRQCHIP", "pending EOI", err)))
+        return r;
+    /* The model of the saved version takes it, or nothing will. */
+    model = calloc(1, sizeof(*model));
+    if (!model)
+        return lapis_err_set(err, LAPIS_ERR_HOST, ENOMEM, "out of memory");
+    memcpy(&st, rec->val[TAG_IOAPIC], sizeof(st));
+    r = lapis_ioapic_init(model, ioapic_version, LAPIS_IRQCHIP_PINS, NULL, NULL);
+    if (!r)
+        r = lapis_ioapic_load(model, &st);
+    free(model);
+    if (r)
+        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
+                             "snapshot: the IOAPIC state is not possible for this IOAPIC");
+    return 0;
+}
+
+int lapis_snapshot_check(const struct lapis_snap_file *f, const struct lapis_vm_params *params,
+                         const struct lapis_guest_ram *ram, struct lapis_err *err)
+{
+    const struct lapis_snap_section *sec = lapis_snap_find(f, LAPIS_SNAP_RAM, 0);
+    struct records rec;
+    char msg[400];
+    int r;
+
+    for (unsigned i = 0; i < params->cpus; i++)
+        if ((r = check_vcpu(lapis_snap_find(f, LAPIS_SNAP_CPU, i), i, params->user_irqchip, &rec,
+                            err)))
+            return r;
+    if ((r = check_irqchip(lapis_snap_find(f, LAPIS_SNAP_IRQCHIP, 0), params->kernel_irqchip,
+                           params->ioapic_version, &rec, err)) ||
+        (r = check_devices(lapis_snap_find(f, LAPIS_SNAP_DEVICES, 0), &rec, err)))
+        return r;
+    if (!sec || lapis_snap_ram_load(sec, ram, true, msg, sizeof(msg)))
+        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "snapshot: %s",
+                             sec ? msg : "no RAM section");
+    return 0;
+}
+
+/* ---- restoring into a created VM ----------------------------------------------------------- */
+
 /*
  * --irqchip user: the LAPIC model, its times moved by the time the VM spent
  * in the file (the guest's TSC goes on from the save too), and the halted /
@@ -952,14 +1100,8 @@ static int restore_user_cpu(struct lapis_userapic *ua, unsigned i, const struct 
     uint64_t now;
     int r;
 
-    if ((r = need(rec, TAG_USER_APIC, sizeof(st), what, "LAPIC model", err)) ||
-        (r = need(rec, TAG_USER_CPU, sizeof(uc), what, "user LAPIC", err)))
-        return r;
     memcpy(&st, rec->val[TAG_USER_APIC], sizeof(st));
     memcpy(&uc, rec->val[TAG_USER_CPU], sizeof(uc));
-    if (uc.halted > 1 || uc.wait_sipi > 1)
-        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "snapshot: %s: bad user LAPIC flags",
-                             what);
     clock_gettime(CLOCK_MONOTONIC, &ts);
     now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     if (st.timer_deadline)
@@ -1008,28 +1150,25 @@ static int restore_vcpu(struct lapis_snapshot *s, struct lapis_vcpu *v,
     int r;
 
     snprintf(what, sizeof(what), "vCPU %u", v->index);
-    if ((r = records_of(sec, &rec, what, err)))
+    if ((r = check_vcpu(sec, v->index, user != NULL, &rec, err)))
         return r;
-    if ((r = need(&rec, TAG_REGS, sizeof(struct kvm_regs), what, "registers", err)) ||
-        (r = need(&rec, TAG_SREGS, sizeof(struct kvm_sregs), what, "special registers", err)) ||
-        (r = need(&rec, TAG_EVENTS, sizeof(struct kvm_vcpu_events), what, "events", err)) ||
-        (r = need(&rec, TAG_MP_STATE, sizeof(struct kvm_mp_state), what, "MP state", err)))
+    if (user && (r = restore_user_cpu(user, v->index, &rec, what, err)))
         return r;
-    if (user)
-        r = restore_user_cpu(user, v->index, &rec, what, err);
-    else
-        r = need(&rec, TAG_LAPIC, sizeof(struct kvm_lapic_state), what, "LAPIC", err);
-    if (r)
-        return r;
+    /* Which of the two this host's KVM takes: a file from another kind of host lacks it. */
+    if (s->xsave_size && !rec.val[TAG_XSAVE])
+        return lapis_err_set(err, LAPIS_ERR_HOST, EOPNOTSUPP,
+                             "snapshot: %s was saved without XSAVE state, which this host's KVM "
+                             "needs: restore it on the same kind of host",
+                             what);
     if (s->xsave_size)
         r = need(&rec, TAG_XSAVE, s->xsave_size, what, "XSAVE", err);
-    else
-        r = need(&rec, TAG_FPU, sizeof(struct kvm_fpu), what, "FPU", err);
+    else if (!rec.val[TAG_FPU])
+        r = lapis_err_set(err, LAPIS_ERR_HOST, EOPNOTSUPP,
+                          "snapshot: %s was saved with XSAVE state only, which this host's KVM "
+                          "does not take: restore it on the same kind of host",
+                          what);
     if (r)
         return r;
-    if (rec.val[TAG_MSRS] && rec.len[TAG_MSRS] % sizeof(struct msr_rec))
-        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "snapshot: %s's MSR record is cut",
-                             what);
 
     /* The order QEMU uses: registers, FPU state, XCRs, special registers, MSRs... */
     if ((r = vcpu_set(v->fd, KVM_SET_REGS, rec.val[TAG_REGS], "KVM_SET_REGS", v->index, err)))
@@ -1047,11 +1186,9 @@ static int restore_vcpu(struct lapis_snapshot *s, struct lapis_vcpu *v,
     }
     if (r)
         return r;
-    if (s->has_xcrs && rec.val[TAG_XCRS]) {
-        if ((r = need(&rec, TAG_XCRS, sizeof(struct kvm_xcrs), what, "XCR", err)) ||
-            (r = vcpu_set(v->fd, KVM_SET_XCRS, rec.val[TAG_XCRS], "KVM_SET_XCRS", v->index, err)))
-            return r;
-    }
+    if (s->has_xcrs && rec.val[TAG_XCRS] &&
+        (r = vcpu_set(v->fd, KVM_SET_XCRS, rec.val[TAG_XCRS], "KVM_SET_XCRS", v->index, err)))
+        return r;
     if ((r = vcpu_set(v->fd, KVM_SET_SREGS, rec.val[TAG_SREGS], "KVM_SET_SREGS", v->index, err)))
         return r;
     msrs = (const struct msr_rec *)(const void *)rec.val[TAG_MSRS];
@@ -1083,13 +1220,10 @@ static int restore_vcpu(struct lapis_snapshot *s, struct lapis_vcpu *v,
         (r = vcpu_set(v->fd, KVM_SET_MP_STATE, rec.val[TAG_MP_STATE], "KVM_SET_MP_STATE", v->index,
                       err)))
         return r;
-    if (s->has_debugregs && rec.val[TAG_DEBUGREGS]) {
-        if ((r = need(&rec, TAG_DEBUGREGS, sizeof(struct kvm_debugregs), what, "debug register",
-                      err)) ||
-            (r = vcpu_set(v->fd, KVM_SET_DEBUGREGS, rec.val[TAG_DEBUGREGS], "KVM_SET_DEBUGREGS",
-                          v->index, err)))
-            return r;
-    }
+    if (s->has_debugregs && rec.val[TAG_DEBUGREGS] &&
+        (r = vcpu_set(v->fd, KVM_SET_DEBUGREGS, rec.val[TAG_DEBUGREGS], "KVM_SET_DEBUGREGS",
+                      v->index, err)))
+        return r;
     return 0;
 }
 
@@ -1100,19 +1234,10 @@ static int restore_devices(struct lapis_vm *vm, const struct lapis_snap_section 
     struct records rec;
     int r;
 
-    if (!sec)
-        return 0; /* the devices start from reset */
-    if ((r = records_of(sec, &rec, "DEVICES", err)))
+    if ((r = check_devices(sec, &rec, err)))
         return r;
     if (rec.val[TAG_UART]) {
-        const uint8_t *p;
-        if ((r = need(&rec, TAG_UART, UART_REC_SIZE, "DEVICES", "UART", err)))
-            return r;
-        p = rec.val[TAG_UART] + LAPIS_UART_FIFO_SIZE;
-        if (p[0] >= LAPIS_UART_FIFO_SIZE || p[1] > LAPIS_UART_FIFO_SIZE || p[12] > 1 || p[13] > 1 ||
-            p[14] > 1 || p[11] == 0 || p[11] > LAPIS_UART_FIFO_SIZE)
-            return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
-                                 "snapshot: the UART state is not possible");
+        const uint8_t *p = rec.val[TAG_UART] + LAPIS_UART_FIFO_SIZE;
         pthread_mutex_lock(&bd->uart_lock);
         memcpy(bd->uart.rx_fifo, rec.val[TAG_UART], LAPIS_UART_FIFO_SIZE);
         bd->uart.rx_head = p[0];
@@ -1135,8 +1260,6 @@ static int restore_devices(struct lapis_vm *vm, const struct lapis_snap_section 
     if (rec.val[TAG_FWCFG]) {
         int32_t cur;
         uint32_t off;
-        if ((r = need(&rec, TAG_FWCFG, FWCFG_REC_SIZE, "DEVICES", "fw_cfg", err)))
-            return r;
         memcpy(&cur, rec.val[TAG_FWCFG], 4);
         memcpy(&off, rec.val[TAG_FWCFG] + 4, 4);
         pthread_mutex_lock(&bd->fwcfg_lock);
@@ -1153,8 +1276,6 @@ static int restore_devices(struct lapis_vm *vm, const struct lapis_snap_section 
     }
     if (rec.val[TAG_KVMCLOCK]) {
         struct kvm_clock_data clock;
-        if ((r = need(&rec, TAG_KVMCLOCK, sizeof(clock), "DEVICES", "KVM clock", err)))
-            return r;
         memcpy(&clock, rec.val[TAG_KVMCLOCK], sizeof(clock));
         if (lapis_kvm_ioctl(vm->fd, KVM_SET_CLOCK, &clock) < 0)
             return lapis_err_set(err, LAPIS_ERR_HOST, errno,
@@ -1168,40 +1289,27 @@ static int restore_devices(struct lapis_vm *vm, const struct lapis_snap_section 
 static int restore_irqchip(struct lapis_vm *vm, const struct lapis_snap_section *sec,
                            uint8_t pending[32], struct lapis_err *err)
 {
+    static const unsigned tags[3] = {TAG_KVM_PIC_MASTER, TAG_KVM_PIC_SLAVE, TAG_KVM_IOAPIC};
     struct lapis_irqchip *ic = &vm->irqchip;
     struct records rec;
     int r;
 
     memset(pending, 0, 32);
-    if ((r = records_of(sec, &rec, "IRQCHIP", err)))
+    if ((r = check_irqchip(sec, ic->kernel, ic->ioapic_version, &rec, err)))
         return r;
     if (ic->kernel) {
-        static const unsigned tags[3] = {TAG_KVM_PIC_MASTER, TAG_KVM_PIC_SLAVE, TAG_KVM_IOAPIC};
-        static const unsigned ids[3] = {KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE,
-                                        KVM_IRQCHIP_IOAPIC};
         struct kvm_irqchip chip;
         for (unsigned i = 0; i < 3; i++) {
-            if ((r = need(&rec, tags[i], sizeof(chip), "IRQCHIP", "KVM irqchip", err)))
-                return r;
             memcpy(&chip, rec.val[tags[i]], sizeof(chip));
-            if (chip.chip_id != ids[i])
-                return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
-                                     "snapshot: KVM irqchip record %u names chip %u", i,
-                                     chip.chip_id);
             if (lapis_kvm_ioctl(vm->fd, KVM_SET_IRQCHIP, &chip) < 0)
                 return lapis_err_set(err, LAPIS_ERR_HOST, errno,
                                      "snapshot: KVM_SET_IRQCHIP failed: %s", strerror(errno));
         }
-        if ((r = need(&rec, TAG_KERNEL_LINES, LAPIS_IRQCHIP_PINS, "IRQCHIP", "line level", err)))
-            return r;
         for (unsigned pin = 0; pin < LAPIS_IRQCHIP_PINS; pin++)
             ic->kernel_line[pin] = rec.val[TAG_KERNEL_LINES][pin] != 0;
         return 0;
     }
     struct lapis_ioapic_state st;
-    if ((r = need(&rec, TAG_IOAPIC, sizeof(st), "IRQCHIP", "IOAPIC", err)) ||
-        (r = need(&rec, TAG_PENDING_EOI, 32, "IRQCHIP", "pending EOI", err)))
-        return r;
     memcpy(&st, rec.val[TAG_IOAPIC], sizeof(st));
     memcpy(pending, rec.val[TAG_PENDING_EOI], 32);
     pthread_mutex_lock(&ic->lock);
@@ -1220,7 +1328,6 @@ int lapis_snapshot_restore(struct lapis_vm *vm, const struct lapis_snap_file *f,
     struct lapis_irqchip *ic = &vm->irqchip;
     struct lapis_snap_vm sv;
     uint8_t pending[32];
-    char msg[400];
     int r;
 
     if (!s)
@@ -1228,9 +1335,6 @@ int lapis_snapshot_restore(struct lapis_vm *vm, const struct lapis_snap_file *f,
     if ((r = check_host(vm, f, err)))
         return r;
     lapis_snap_vm_decode(lapis_snap_find(f, LAPIS_SNAP_VM, 0), &sv, NULL, 0);
-    if (lapis_snap_ram_load(lapis_snap_find(f, LAPIS_SNAP_RAM, 0), &vm->ram, true, msg,
-                            sizeof(msg)))
-        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "snapshot: %s", msg);
     if ((r = restore_irqchip(vm, lapis_snap_find(f, LAPIS_SNAP_IRQCHIP, 0), pending, err)))
         return r;
     if ((r = restore_devices(vm, lapis_snap_find(f, LAPIS_SNAP_DEVICES, 0), err)))

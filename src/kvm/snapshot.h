@@ -63,9 +63,22 @@ int lapis_snapshot_params(const struct lapis_snap_file *f, struct lapis_vm_param
                           struct lapis_err *err);
 
 /*
- * Loads @f into @vm (created with lapis_snapshot_params' parameters, no guest
- * loaded, threads not started). A file that does not fit this VM or this
- * host is a usage or host error with one line; the VM must then be destroyed.
+ * Before /dev/kvm is opened: everything @f says about itself (records, the
+ * device and IOAPIC states, @params' vCPU count and irqchip), and its RAM
+ * section loaded into @ram (lapis_vm_ram_map() of params->memory bytes, zero).
+ * A corrupt file is a usage error with one line, on any host. Left for the
+ * restore: what depends on this host's KVM (CPUID, EOI flags, XSAVE size,
+ * MSRs, the user LAPIC model's state against the host's CPUID).
+ */
+struct lapis_guest_ram;
+int lapis_snapshot_check(const struct lapis_snap_file *f, const struct lapis_vm_params *params,
+                         const struct lapis_guest_ram *ram, struct lapis_err *err);
+
+/*
+ * Loads the rest of @f into @vm (created with lapis_snapshot_params'
+ * parameters and the RAM lapis_snapshot_check() filled, threads not
+ * started). A file that does not fit this host is a host error with one
+ * line; the VM must then be destroyed.
  */
 int lapis_snapshot_restore(struct lapis_vm *vm, const struct lapis_snap_file *f,
                            struct lapis_err *err);

@@ -35,46 +35,64 @@ static void kick_handler(int sig)
 
 /* ---- creation -------------------------------------------------------------------------- */
 
-static int map_ram(struct lapis_vm *vm, struct lapis_err *err)
+int lapis_vm_ram_map(struct lapis_guest_ram *ram, uint64_t total, struct lapis_err *err)
 {
-    uint64_t total = vm->params.memory;
     uint64_t low = total < LAPIS_RAM_LOW_MAX ? total : LAPIS_RAM_LOW_MAX;
     uint64_t high = total - low;
-    struct kvm_userspace_memory_region region;
     void *p;
 
+    memset(ram, 0, sizeof(*ram));
     p = mmap(NULL, low, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return lapis_err_set(err, LAPIS_ERR_HOST, errno,
                              "cannot map %" PRIu64 "M of guest RAM: %s (try a smaller --memory)",
                              low >> 20, strerror(errno));
-    vm->ram.low = p;
-    vm->ram.low_size = low;
+    ram->low = p;
+    ram->low_size = low;
     if (high) {
         /* Above 3 GiB sits the MMIO hole (IOAPIC, LAPIC); the rest goes above 4 GiB. */
         p = mmap(NULL, high, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
-        if (p == MAP_FAILED)
-            return lapis_err_set(err, LAPIS_ERR_HOST, errno,
+        if (p == MAP_FAILED) {
+            int e = errno;
+            lapis_vm_ram_unmap(ram);
+            return lapis_err_set(err, LAPIS_ERR_HOST, e,
                                  "cannot map %" PRIu64 "M of guest RAM: %s (try a smaller "
                                  "--memory)",
-                                 high >> 20, strerror(errno));
-        vm->ram.high = p;
-        vm->ram.high_size = high;
+                                 high >> 20, strerror(e));
+        }
+        ram->high = p;
+        ram->high_size = high;
     }
+    return 0;
+}
+
+void lapis_vm_ram_unmap(struct lapis_guest_ram *ram)
+{
+    if (ram->low)
+        munmap(ram->low, ram->low_size);
+    if (ram->high)
+        munmap(ram->high, ram->high_size);
+    memset(ram, 0, sizeof(*ram));
+}
+
+/* Hands vm->ram to KVM (slot 0 below the hole, slot 1 above 4 GiB). */
+static int register_ram(struct lapis_vm *vm, struct lapis_err *err)
+{
+    struct kvm_userspace_memory_region region;
 
     memset(&region, 0, sizeof(region));
     region.slot = 0;
     region.guest_phys_addr = 0;
-    region.memory_size = low;
+    region.memory_size = vm->ram.low_size;
     region.userspace_addr = (uintptr_t)vm->ram.low;
     if (lapis_kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
         return lapis_err_set(err, LAPIS_ERR_HOST, errno, "KVM_SET_USER_MEMORY_REGION failed: %s",
                              strerror(errno));
-    if (high) {
+    if (vm->ram.high) {
         region.slot = 1;
         region.guest_phys_addr = LAPIS_RAM_HIGH_BASE;
-        region.memory_size = high;
+        region.memory_size = vm->ram.high_size;
         region.userspace_addr = (uintptr_t)vm->ram.high;
         if (lapis_kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
             return lapis_err_set(err, LAPIS_ERR_HOST, errno,
@@ -110,20 +128,31 @@ static int create_vcpu(struct lapis_vm *vm, unsigned index, struct lapis_err *er
     return r;
 }
 
-int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
-                    struct lapis_err *err)
+int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_guest_ram *ram,
+                    struct lapis_vm **out, struct lapis_err *err)
 {
     struct lapis_vm *vm;
     int r;
 
     *out = NULL;
     if (params->cpus < 1 || params->cpus > LAPIS_VM_MAX_CPUS)
-        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "--cpus must be 1..%u",
-                             LAPIS_VM_MAX_CPUS);
-    vm = calloc(1, sizeof(*vm));
-    if (!vm)
-        return lapis_err_set(err, LAPIS_ERR_HOST, ENOMEM, "out of memory");
+        r = lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "--cpus must be 1..%u", LAPIS_VM_MAX_CPUS);
+    else if (ram && lapis_ram_total(ram) != params->memory)
+        r = lapis_err_set(err, LAPIS_ERR_HOST, EINVAL, "guest RAM does not match --memory");
+    else if (!(vm = calloc(1, sizeof(*vm))))
+        r = lapis_err_set(err, LAPIS_ERR_HOST, ENOMEM, "out of memory");
+    else
+        r = 0;
+    if (r) {
+        if (ram)
+            lapis_vm_ram_unmap(ram);
+        return r;
+    }
     vm->params = *params;
+    if (ram) { /* taken over: lapis_vm_destroy() unmaps it */
+        vm->ram = *ram;
+        memset(ram, 0, sizeof(*ram));
+    }
     vm->trace_exits = getenv("LAPIS_TRACE") && strstr(getenv("LAPIS_TRACE"), "exit");
     vm->fd = -1;
     vm->kvm.fd = -1;
@@ -131,8 +160,8 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
     for (unsigned i = 0; i < LAPIS_VM_MAX_CPUS; i++)
         vm->vcpus[i].fd = -1;
     pthread_mutex_init(&vm->stop_lock, NULL);
-    lapis_iobus_init(&vm->pio, "port");
-    lapis_iobus_init(&vm->mmio, "mmio");
+    lapis_iobus_init(&vm->pio, "port", true);
+    lapis_iobus_init(&vm->mmio, "mmio", false);
     *out = vm;
 
     r = lapis_kvm_open(&vm->kvm, err);
@@ -153,7 +182,9 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
         return r;
     if (params->hide_emulator_gaps)
         lapis_x86_cpuid_hide_emulator_gaps(vm->cpuid);
-    r = map_ram(vm, err);
+    if (!vm->ram.low && (r = lapis_vm_ram_map(&vm->ram, params->memory, err)))
+        return r;
+    r = register_ram(vm, err);
     if (r)
         return r;
 
@@ -208,10 +239,7 @@ void lapis_vm_destroy(struct lapis_vm *vm)
     }
     if (vm->fd >= 0)
         close(vm->fd);
-    if (vm->ram.low)
-        munmap(vm->ram.low, vm->ram.low_size);
-    if (vm->ram.high)
-        munmap(vm->ram.high, vm->ram.high_size);
+    lapis_vm_ram_unmap(&vm->ram);
     if (vm->stop_eventfd >= 0)
         close(vm->stop_eventfd);
     lapis_kvm_close(&vm->kvm);
@@ -672,13 +700,14 @@ void lapis_vm_format_stats(const struct lapis_vm *vm, char *buf, size_t len)
              " exits.hlt=%" PRIu64 " exits.other=%" PRIu64 " irqs=%" PRIu64 " eoi.exit=%" PRIu64
              " eoi.eoir=%" PRIu64 " eoi.ignored=%" PRIu64 " eoi.svr12=%" PRIu64
              " recoveries=%" PRIu64 " throttled=%" PRIu64 " unknown.pio=%" PRIu64
-             " unknown.mmio=%" PRIu64,
+             " unknown.mmio=%" PRIu64 " refused.pio=%" PRIu64,
              lapis_irqchip_mode_name(ic), lapis_irqchip_kind_name(ic), ic->ioapic_version,
              vm->ncpus, exits[LAPIS_EXIT_IO], exits[LAPIS_EXIT_MMIO], exits[LAPIS_EXIT_EOI],
              exits[LAPIS_EXIT_INTR], exits[LAPIS_EXIT_HLT], exits[LAPIS_EXIT_OTHER], delivered,
              ic->stats.eoi_exits, eoir, ic->stats.eoi_ignored, ic->stats.eoi_svr12,
              ic->stats.recoveries, throttled, vm->pio.unknown_reads + vm->pio.unknown_writes,
-             vm->mmio.unknown_reads + vm->mmio.unknown_writes);
+             vm->mmio.unknown_reads + vm->mmio.unknown_writes,
+             __atomic_load_n(&vm->pio.refused, __ATOMIC_RELAXED));
     if (!ic->kernel) {
         /* What a guest did wrong to the IOAPIC: ignored, and counted. */
         const struct lapis_ioapic_stats *io = &ic->ioapic.stats;

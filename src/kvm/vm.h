@@ -94,9 +94,22 @@ struct lapis_vm {
     struct lapis_snapshot *snap; /* --save / --restore (snapshot.h), else NULL */
 };
 
-/* Opens KVM and creates the VM, its RAM, irqchip, devices and vCPUs. */
-int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_vm **out,
-                    struct lapis_err *err);
+/*
+ * Guest RAM of @total bytes (low part, then above 4 GiB), zero-filled and not
+ * yet known to KVM: the loaders fill it before /dev/kvm is opened, so a bad
+ * file is refused on any host. Unmap sets @ram to empty.
+ */
+int lapis_vm_ram_map(struct lapis_guest_ram *ram, uint64_t total, struct lapis_err *err);
+void lapis_vm_ram_unmap(struct lapis_guest_ram *ram);
+
+/*
+ * Opens KVM and creates the VM, its irqchip, devices and vCPUs. @ram, if not
+ * NULL, is RAM from lapis_vm_ram_map() of params->memory bytes, already
+ * loaded; the VM takes it over (*ram is emptied, even on failure). NULL: the
+ * VM maps its own.
+ */
+int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_guest_ram *ram,
+                    struct lapis_vm **out, struct lapis_err *err);
 void lapis_vm_destroy(struct lapis_vm *vm);
 
 /* Guest RAM, for the loader. */

@@ -4,7 +4,10 @@
 # directories, unreadable, or whose segments overlap or leave guest RAM.
 # Each case must print exactly one line on stderr ("lapis: ..."), nothing on
 # stdout, exit with the documented status (2 input, 4 host), create no file
-# in its working directory and leave no process behind.
+# in its working directory and leave no process behind. Every input case
+# (status 2) runs twice: as is, and with LAPIS_KVM_DEV naming a device that
+# does not exist (a host without KVM): input is checked before /dev/kvm is
+# opened, so both runs must give status 2 and the same line.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/integration/lib/lapis.bash
@@ -26,8 +29,9 @@ tagged_pids() {
         sed -n 's|^/proc/\([0-9]*\)/environ$|\1|p'
 }
 
-# bad NAME WANT_RC NEEDLE ARGS...: runs lapis in an empty scratch directory.
-bad() {
+# bad_once NAME WANT_RC NEEDLE ARGS...: runs lapis in an empty scratch directory
+# (LAPIS_KVM_DEV from the caller's environment, if set); sets ERR.
+bad_once() {
     local name=$1 want=$2 needle=$3
     shift 3
     SEQ=$((SEQ + 1))
@@ -41,6 +45,7 @@ bad() {
     lines=$(printf '%s' "$ERR" | grep -c '')
     left=$(tagged_pids "$tag")
     files=$(ls -A "$cwd")
+    rm -rf "$cwd"
     if [ "$RC" -ne "$want" ]; then
         fail "$name" "exit status $RC, expected $want"
     elif [ "$lines" -ne 1 ]; then
@@ -57,9 +62,30 @@ bad() {
     elif [ -n "$files" ]; then
         fail "$name" "files created in the working directory: $files"
     else
-        pass "$name"
+        return 0
     fi
-    rm -rf "$cwd"
+    return 1
+}
+
+# bad NAME WANT_RC NEEDLE ARGS...: one case. Status 2 (input) runs twice, the second
+# time as on a host without KVM, and must say the same.
+bad() {
+    local name=$1 want=$2 first
+    if ! bad_once "$@"; then
+        [ "$want" -eq 2 ] && skip "$name [no kvm]" "the run with KVM failed"
+        return
+    fi
+    pass "$name"
+    [ "$want" -eq 2 ] || return
+    first=$ERR
+    shift
+    if ! LAPIS_KVM_DEV=$T/no-kvm bad_once "$name [no kvm]" "$@"; then
+        return
+    elif [ "$ERR" != "$first" ]; then
+        fail "$name [no kvm]" "another message without KVM: '$ERR', with: '$first'"
+    else
+        pass "$name [no kvm]"
+    fi
 }
 
 # ---- options: one row per case: name|status|needle|arguments (split on spaces) ----
@@ -142,6 +168,7 @@ eoi-missing-arg|2|--eoi-suppression needs a value|run --eoi-suppression
 eoi-foo|2|use auto, enable, disable or quirk|run --eoi-suppression foo
 eoi-case|2|use auto, enable, disable or quirk|run --eoi-suppression ENABLE
 eoi-empty|2|use auto, enable, disable or quirk|run --eoi-suppression=
+eoi-enable-kernel|2|needs --irqchip split|run --irqchip kernel --eoi-suppression enable
 probe-memory|2|does not take --memory|probe --memory 1G
 save-missing-arg|2|--save needs a value|run --save
 save-empty|2|--save needs a file name|run --save=
@@ -221,6 +248,22 @@ elf("no-load.elf", [], phnum=0)
 elf("bad-checksum.elf", [(0x100000, 0x1000, 0x1000, 0x1000)], mb_sum_ok=False)
 elf("no-multiboot.elf", [(0x100000, 0x1000, 0x1000, 0x1000)], mb=False)
 elf("arm.elf", [(0x100000, 0x1000, 0x1000, 0x1000)], machine=40)
+
+# Linux: an x86-64 vmlinux loaded at 16 MiB (a hlt), and a bzImage that is a setup header only.
+BASE = 0x1000000
+eh = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+eh += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, BASE, 64, 0, 0, 64, 56, 1, 64, 0, 0)
+img = bytearray(0x1001)
+img[0:64] = eh
+img[64:120] = struct.pack("<IIQQQQQQ", 1, 5, 0x1000, BASE, BASE, 1, 1, 0x1000)
+img[0x1000] = 0xF4
+open(f"{out}/vmlinux.elf", "wb").write(img)
+img = bytearray(0x1000)
+img[0x1F1] = 1
+struct.pack_into("<H", img, 0x1FE, 0xAA55)
+img[0x202:0x206] = b"HdrS"
+struct.pack_into("<H", img, 0x206, 0x020F)
+open(f"{out}/cut.bzImage", "wb").write(img)
 PY
 
 # The generator itself works: the well-formed file boots.
@@ -266,6 +309,10 @@ initrd-missing|2|initrd '@T@/nope' not found|run --kernel @T@/exit42.img --initr
 initrd-dir|2|not a regular file|run --kernel @T@/exit42.img --initrd @T@
 initrd-too-big|2|larger than guest RAM|run --kernel @T@/exit42.img --memory 2M --initrd @T@/3M
 initrd-sparse-2g|2|larger than guest RAM|run --kernel @T@/exit42.img --initrd @T@/sparse-2g
+linux-vmlinux-out-of-ram|2|not inside guest RAM|run --memory 16M --kernel @T@/vmlinux.elf
+linux-initrd-too-big|2|larger than guest RAM|run --memory 16M --kernel @T@/vmlinux.elf --initrd @T@/sparse-2g
+linux-bzimage-cut|2|bzImage|run --kernel @T@/cut.bzImage
+linux-save|2|drop --save|run --kernel @T@/vmlinux.elf --save @T@/x.snap
 EOF
 
 # Unreadable files: root reads anything, so run as nobody there.
@@ -275,18 +322,22 @@ if [ "$(id -u)" -ne 0 ]; then
     bad file-kernel-unreadable 2 "Permission denied" run --kernel "$T/locked"
 elif command -v runuser >/dev/null && NOBODY_LAPIS=$(lapis_for_nobody); then
     chmod o+rx "$T"
-    SEQ=$((SEQ + 1))
     mkdir -p "$T/cwd.nobody" && chmod 777 "$T/cwd.nobody"
-    o=$(cd "$T/cwd.nobody" && runuser -u nobody -- "$NOBODY_LAPIS" run --kernel "$T/locked" 2>&1 \
-        >/dev/null)
-    RC=$? ERR=$o OUT=
-    if [ "$RC" -eq 2 ] && [ "$(printf '%s' "$o" | grep -c '')" -eq 1 ] &&
-        printf '%s' "$o" | grep -q "^lapis: cannot read kernel.*Permission denied" &&
-        [ -z "$(ls -A "$T/cwd.nobody")" ]; then
-        pass file-kernel-unreadable
-    else
-        fail file-kernel-unreadable "exit $RC"
-    fi
+    first=
+    for kvm in "" "$T/no-kvm"; do
+        name=file-kernel-unreadable${kvm:+ [no kvm]}
+        o=$(cd "$T/cwd.nobody" && runuser -u nobody -- env ${kvm:+LAPIS_KVM_DEV=$kvm} \
+            "$NOBODY_LAPIS" run --kernel "$T/locked" 2>&1 >/dev/null)
+        RC=$? ERR=$o OUT=
+        if [ "$RC" -eq 2 ] && [ "$(printf '%s' "$o" | grep -c '')" -eq 1 ] &&
+            printf '%s' "$o" | grep -q "^lapis: cannot read kernel.*Permission denied" &&
+            [ -z "$(ls -A "$T/cwd.nobody")" ] && [ -z "$first" -o "$o" = "$first" ]; then
+            pass "$name"
+        else
+            fail "$name" "exit $RC"
+        fi
+        first=$o
+    done
 else
     skip file-kernel-unreadable "running as root, and the user nobody cannot run a copy of lapis"
 fi

@@ -150,8 +150,8 @@ static void test_bad_accesses(void)
     CHECK_EQ(lapis_fwcfg_init(&fw, 1 << 20, 1, 1), 0);
     sel(&fw, LAPIS_FWCFG_SIGNATURE);
     v = LAPIS_FWCFG_ID;
-    CHECK_EQ(lapis_fwcfg_io(&fw, 0x510, 1, true, &v), -EINVAL); /* byte select */
     CHECK_EQ(lapis_fwcfg_io(&fw, 0x510, 4, true, &v), -EINVAL);
+    CHECK_EQ(lapis_fwcfg_io(&fw, 0x511, 2, true, &v), -EINVAL); /* a select at the data port */
     v = 0xAB;
     CHECK_EQ(lapis_fwcfg_io(&fw, 0x510, 2, false, &v), -EINVAL);
     CHECK_EQ(v, 0);
@@ -162,12 +162,44 @@ static void test_bad_accesses(void)
     CHECK_EQ(lapis_fwcfg_io(&fw, 0x512, 1, false, &v), -EINVAL);
     CHECK_EQ(lapis_fwcfg_io(&fw, 0x511, 1, false, NULL), -EINVAL);
     CHECK_EQ(fw.stats.bad_access, 7);
-    /* Data writes are ignored, but legal. */
+    /* Byte writes, to either port (a byte "select" too), are ignored, but legal, as QEMU's. */
     v = 0x55;
     CHECK_EQ(lapis_fwcfg_io(&fw, 0x511, 1, true, &v), 0);
-    CHECK_EQ(fw.stats.writes_ignored, 1);
+    v = LAPIS_FWCFG_ID;
+    CHECK_EQ(lapis_fwcfg_io(&fw, 0x510, 1, true, &v), 0);
+    CHECK_EQ(fw.stats.writes_ignored, 2);
     /* None of that moved the selection or offset. */
     CHECK_EQ(rd8(&fw), 'Q');
+}
+
+/* QEMU's region is both ports: a byte read of the selector is the next data byte. */
+static void test_selector_reads_data(void)
+{
+    struct lapis_fwcfg fw;
+    uint32_t v = 0xDEAD;
+
+    CHECK_EQ(lapis_fwcfg_init(&fw, 1 << 20, 3, 3), 0);
+    sel(&fw, LAPIS_FWCFG_NB_CPUS);
+    CHECK_EQ(lapis_fwcfg_io(&fw, LAPIS_FWCFG_PORT_SEL, 1, false, &v), 0);
+    CHECK_EQ(v, 3);
+    CHECK_EQ(rd8(&fw), 0);
+    CHECK_EQ(fw.stats.data_reads, 2);
+    CHECK_EQ(fw.stats.bad_access, 0);
+}
+
+/* The rules the port bus applies before the model sees anything (fw_cfg_comb_valid). */
+static void test_rules(void)
+{
+    const struct lapis_portio_rules *r = &lapis_fwcfg_rules;
+
+    CHECK(lapis_portio_accepts(r, 0, 1, false));
+    CHECK(lapis_portio_accepts(r, 1, 1, false));
+    CHECK(lapis_portio_accepts(r, 0, 1, true));
+    CHECK(lapis_portio_accepts(r, 0, 2, true));
+    CHECK(!lapis_portio_accepts(r, 1, 2, true)); /* unaligned */
+    CHECK(!lapis_portio_accepts(r, 0, 2, false));
+    CHECK(!lapis_portio_accepts(r, 0, 4, true));
+    CHECK(!lapis_portio_accepts(r, 0, 4, false));
 }
 
 int main(void)
@@ -178,5 +210,7 @@ int main(void)
     RUN_TEST(test_set_items);
     RUN_TEST(test_init_checks);
     RUN_TEST(test_bad_accesses);
+    RUN_TEST(test_selector_reads_data);
+    RUN_TEST(test_rules);
     return harness_finish("fwcfg");
 }

@@ -44,7 +44,11 @@ static void test_handles(void)
     CHECK(lapis_testdev_handles(0x2017));
     CHECK(!lapis_testdev_handles(0x2018));
     CHECK(!lapis_testdev_handles(0x1fff));
-    CHECK(!lapis_testdev_handles(0xf5));
+    /* isa-debug-exit with iosize=4: 0xf4..0xf7. */
+    CHECK(lapis_testdev_handles(0xf5));
+    CHECK(lapis_testdev_handles(0xf7));
+    CHECK(!lapis_testdev_handles(0xf8));
+    CHECK(!lapis_testdev_handles(0xf3));
     CHECK(!lapis_testdev_handles(0x3f8));
     CHECK(!lapis_testdev_handles(0x605));
 }
@@ -74,6 +78,44 @@ static void test_debug_exit_all_widths(void)
     CHECK_EQ(r.exits, 6);
     CHECK_EQ(d.stats.debug_exits, 6);
     CHECK_EQ(d.stats.bad_access, 0);
+}
+
+/* QEMU's debug_exit_write ignores the offset: any of the four ports exits with the value. */
+static void test_debug_exit_every_port(void)
+{
+    struct recorder r = {0};
+    struct lapis_testdev d;
+    uint32_t v = 0xAB;
+
+    lapis_testdev_init(&d, &rec_ops, &r);
+    CHECK_EQ(wr(&d, 0xf5, 1, 0x34), 0);
+    CHECK_EQ(r.last_status, (0x34 << 1) | 1);
+    CHECK_EQ(wr(&d, 0xf6, 2, 0x3344), 0);
+    CHECK_EQ(r.last_status, (0x3344 << 1) | 1);
+    CHECK_EQ(wr(&d, 0xf7, 1, 0x22), 0);
+    CHECK_EQ(r.last_status, (0x22 << 1) | 1);
+    CHECK_EQ(lapis_testdev_io(&d, 0xf6, 2, false, &v), 0);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(wr(&d, 0xf8, 1, 1), -EINVAL);
+    CHECK_EQ(r.exits, 3);
+}
+
+/* What the port bus lets through to isa-debug-exit and the IRQ ports (QEMU's .valid). */
+static void test_rules(void)
+{
+    const struct lapis_portio_rules *x = &lapis_testdev_debug_exit_rules;
+    const struct lapis_portio_rules *irq = &lapis_testdev_irq_rules;
+
+    CHECK(lapis_portio_accepts(x, 0, 1, true));
+    CHECK(lapis_portio_accepts(x, 0, 2, true));
+    CHECK(lapis_portio_accepts(x, 0, 4, true));
+    CHECK(lapis_portio_accepts(x, 2, 2, true));
+    CHECK(!lapis_portio_accepts(x, 1, 2, true)); /* unaligned */
+    CHECK(!lapis_portio_accepts(x, 0, 8, true));
+    CHECK_EQ(lapis_portio_piece_size(x, 0, 4), 4);
+    CHECK_EQ(lapis_portio_piece_size(x, 1, 2), 1);
+    CHECK_EQ(lapis_portio_piece_size(irq, 0, 4), 1); /* one line per byte */
+    CHECK(!lapis_portio_accepts(irq, 0, 2, true));
 }
 
 static void test_irq_lines(void)
@@ -203,6 +245,8 @@ int main(void)
 {
     RUN_TEST(test_handles);
     RUN_TEST(test_debug_exit_all_widths);
+    RUN_TEST(test_debug_exit_every_port);
+    RUN_TEST(test_rules);
     RUN_TEST(test_irq_lines);
     RUN_TEST(test_irq_wide_write_splits);
     RUN_TEST(test_poweroff);
