@@ -17,3 +17,12 @@ $(BUILD)/bench/vmrun: bench/vmrun.c bench/bench.mk
 bench: $(BUILD)/lapis $(BENCH_GUESTS) $(BUILD)/bench/vmrun
 	BENCH_REPRODUCE="make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
 	    $(BENCH_NICE) python3 bench/bench.py --build $(BUILD) --vmrun $(BUILD)/bench/vmrun $(BENCH_ARGS)
+
+# The same inside a nested standard KVM (Debian's 7.x kernel, kvm_amd in QEMU TCG),
+# lapis and QEMU both in there: make bench-nested [NESTED_KERNEL=6.1] [BENCH_ARGS=...]
+NESTED_KERNEL ?= 7
+.PHONY: bench-nested
+bench-nested: $(BUILD)/lapis $(BENCH_GUESTS) $(BUILD)/bench/vmrun
+	tests/nested/run --timeout 5400 $(NESTED_KERNEL) -- env \
+	    BENCH_REPRODUCE="make bench-nested NESTED_KERNEL=$(NESTED_KERNEL)$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" \
+	    python3 bench/bench.py --build $(BUILD) --vmrun $(BUILD)/bench/vmrun $(BENCH_ARGS)

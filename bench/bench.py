@@ -405,7 +405,24 @@ def machine():
     except OSError:
         pass
     info["loadavg_start"] = os.getloadavg()[0]
+    info["host"] = host_kind(info["kernel"])
     return info
+
+
+def host_kind(release):
+    """Which KVM the figures come from: they mean different things on each."""
+    if os.environ.get("LAPIS_NESTED_KERNEL"):
+        return ("standard KVM (Debian %s, kvm_amd) nested under QEMU TCG: exits, ioctls and "
+                "syscalls per operation are exact; user CPU is TCG time, a ratio only"
+                % os.environ["LAPIS_NESTED_KERNEL"])
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        flags = ""
+    if " svm" in flags or " vmx" in flags:
+        return "standard KVM (%s)" % release
+    return ("KVM without VMX/SVM (%s; a PVM-backed host: guest kernel code is emulated)"
+            % release)
 
 
 def qemu_version(qemu):
@@ -610,6 +627,7 @@ def report(result):
     m = result["machine"]
     out.append("lapis benchmarks: %s, %d CPUs, %s, kernel %s" % (
         result["date"], m["nproc"], m["model"], m["kernel"]))  # fmt: skip
+    out.append("host: %s" % m.get("host", "not recorded"))
     out.append("n=%d vs n=%d, %d repetitions, medians; per op = (big - small) / (n_big - n_small)"
                % (cfg["n_big"], cfg["n_small"], cfg["reps"]))  # fmt: skip
     out.append("QEMU: %s" % (cfg["qemu_version"] or "not run"))
