@@ -19,6 +19,7 @@ extern char isr_stubs[]; /* stub v at isr_stubs + 16 * v */
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static irq_handler_t handlers[256];
 static volatile unsigned long spurious;
+static struct stale_redelivery stale;
 
 static const char *const exception_names[32] = {
     "#DE divide error",
@@ -81,6 +82,11 @@ unsigned long spurious_count(void)
     return spurious;
 }
 
+struct stale_redelivery stale_redeliveries(void)
+{
+    return stale;
+}
+
 static _Noreturn void crash(struct irq_frame *f)
 {
     uint64_t cr2;
@@ -99,6 +105,21 @@ void isr_dispatch(struct irq_frame *f);
 void isr_dispatch(struct irq_frame *f)
 {
     unsigned v = (unsigned)f->vector;
+    /*
+     * An external interrupt is only taken with IF set, every gate here clears
+     * it, and no guest runs "int n". An entry above the exceptions with IF
+     * clear is an event delivered a second time by the host, not by a LAPIC:
+     * QEMU's TCG SVM re-delivers an event it injected at VMRUN when an exit
+     * request reaches the vCPU first. Nothing was acknowledged: count it,
+     * dispatch nothing.
+     */
+    if (v >= 32 && v < 256 && !(f->rflags & RFLAGS_IF)) {
+        if (stale.count++ == 0) {
+            stale.vector = v;
+            stale.rip = f->rip;
+        }
+        return;
+    }
     if (v < 256 && handlers[v]) {
         handlers[v](f);
         return;

@@ -27,4 +27,13 @@ void idt_load(void); /* loads the already-built IDT (APs) */
 void idt_set_handler(unsigned vector, irq_handler_t fn);
 unsigned long spurious_count(void);
 
+#define RFLAGS_IF (1ull << 9)
+/* Interrupt entries with IF clear: the host delivered an event twice (idt.c). */
+struct stale_redelivery {
+    unsigned long count;
+    unsigned vector; /* of the first */
+    uint64_t rip;
+};
+struct stale_redelivery stale_redeliveries(void);
+
 #endif
