@@ -467,6 +467,8 @@ static int lapis_dir(char *out, size_t len)
     return 0;
 }
 
+static const char *errno_name(int e);
+
 int lapis_probe_run(const struct lapis_probe_options *opts, struct lapis_probe_report *rep,
                     struct lapis_err *err)
 {
@@ -513,15 +515,20 @@ int lapis_probe_run(const struct lapis_probe_options *opts, struct lapis_probe_r
         m->irqchip = mode_rows[i].irqchip;
         /* Each mode only where the kernel accepts it. */
         if (i == LAPIS_PROBE_KERNEL && !rep->kernel_irqchip)
-            snprintf(m->skipped, sizeof(m->skipped), "no in-kernel irqchip (KVM_CAP_IRQCHIP)");
+            snprintf(m->skipped, sizeof(m->skipped),
+                     "not run: no in-kernel irqchip (KVM_CAP_IRQCHIP)");
         else if (i != LAPIS_PROBE_KERNEL && !rep->split_irqchip)
-            snprintf(m->skipped, sizeof(m->skipped), "no split irqchip");
+            snprintf(m->skipped, sizeof(m->skipped), "not run: no split irqchip");
         else if (i == LAPIS_PROBE_ENABLE && rep->caps[LAPIS_PROBE_CAP_ENABLE_SPLIT].err)
             snprintf(m->skipped, sizeof(m->skipped),
-                     "the kernel refuses KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST");
+                     "not supported: the kernel refuses KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST "
+                     "(%s)",
+                     errno_name(rep->caps[LAPIS_PROBE_CAP_ENABLE_SPLIT].err));
         else if (i == LAPIS_PROBE_DISABLE && rep->caps[LAPIS_PROBE_CAP_DISABLE_SPLIT].err)
             snprintf(m->skipped, sizeof(m->skipped),
-                     "the kernel refuses KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST");
+                     "not supported: the kernel refuses KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST "
+                     "(%s)",
+                     errno_name(rep->caps[LAPIS_PROBE_CAP_DISABLE_SPLIT].err));
         else
             run_mode(m, dir, opts->verbose, c);
     }
@@ -655,7 +662,7 @@ void lapis_probe_print_text(FILE *f, const struct lapis_probe_report *rep)
 
         fprintf(f, "%-8s| %-8s| ", m->mode, m->irqchip);
         if (!m->ran) {
-            fprintf(f, "not run: %s\n", m->skipped);
+            fprintf(f, "%s\n", m->skipped);
             continue;
         }
         fprintf(f, "%-11s| %-14s| %-26s| %s\n", yes_no(m->lvr_directed_eoi),
