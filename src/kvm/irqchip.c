@@ -103,17 +103,20 @@ static bool kernel_eoi_flags(int vm_fd, bool split, long *caps)
  * Chooses the X2APIC_API flag for the request (§6), by lapis_eoi_negotiate().
  * Returns 0 with ic->x2apic_api_flags / ic->emulate_fix set, or a usage error.
  */
+#define NEEDS_FLAGS                                                                                \
+    "this kernel lacks KVM_X2APIC_ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST (Linux 7.0, 6.18.17+)"
+
 static int choose_policy(struct lapis_irqchip *ic, enum lapis_eoi_backend backend,
                          bool kernel_has_flags, struct lapis_eoi_choice *choice,
                          struct lapis_err *err)
 {
-    const char *needs = "this kernel lacks KVM_X2APIC_ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST "
-                        "(Linux 7.0, 6.18.17+)";
+    const char *needs = NEEDS_FLAGS;
     const char *what = ic->request == LAPIS_EOI_REQ_ENABLE ? "enable" : "disable";
     int r = lapis_eoi_negotiate(ic->request, backend, kernel_has_flags, ic->ioapic_version, choice);
 
     ic->x2apic_api_flags = choice->x2apic_api_flags;
     ic->emulate_fix = choice->emulate_fix;
+    ic->no_eoir_warning = choice->no_eoir_warning;
     if (r == -EINVAL && ic->request == LAPIS_EOI_REQ_ENABLE && backend == LAPIS_EOI_BACKEND_KERNEL)
         return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
                              "--eoi-suppression enable needs --irqchip split: KVM's in-kernel "
@@ -123,12 +126,15 @@ static int choose_policy(struct lapis_irqchip *ic, enum lapis_eoi_backend backen
                              "--eoi-suppression %s: %s; use auto or quirk", what, needs);
     if (r)
         return lapis_err_set(err, LAPIS_ERR_USAGE, -r, "unknown --eoi-suppression value");
-    if (choice->no_eoir_warning)
-        fprintf(stderr,
-                "lapis: warning: %s and the IOAPIC is 0x11: a guest using Directed "
-                "EOI cannot EOI the IOAPIC (use --ioapic-version 0x20)\n",
-                needs);
     return 0;
+}
+
+const char *lapis_irqchip_warning(const struct lapis_irqchip *ic)
+{
+    if (ic->no_eoir_warning)
+        return NEEDS_FLAGS " and the IOAPIC is 0x11: a guest using Directed EOI cannot EOI the "
+                           "IOAPIC (use --ioapic-version 0x20)";
+    return NULL;
 }
 
 int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd, bool kernel,
