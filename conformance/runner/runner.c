@@ -6,7 +6,8 @@
  * Columns: the model, KVM split irqchip (lapis's IOAPIC) and lapis's software
  * LAPIC (--irqchip user) under each requested EOI mode, and KVM's in-kernel
  * irqchip. Rows: scenario x (IOAPIC version, LAPIC mode).
- * References: split/M and user/M must agree with model/M; kernel with
+ * References: split/M and user/M must agree with model/M (auto: with the
+ * model under the mode auto resolved to on that target); kernel with
  * split/quirk (KVM's own default mode, with its own IOAPIC).
  */
 #include <errno.h>
@@ -537,7 +538,12 @@ static int model_auto_mode(const struct host *h, unsigned ioapic)
     return ioapic >= 0x20 ? CONF_MODE_ENABLE : CONF_MODE_DISABLE;
 }
 
-static void plan_cell(const struct opts *o, const struct host *h, struct row *r, int ci)
+/*
+ * @as_reference: plan a model column --modes left out, because an auto cell
+ * resolved to its mode needs it as the reference (see reference_of()).
+ */
+static void plan_cell(const struct opts *o, const struct host *h, struct row *r, int ci,
+                      bool as_reference)
 {
     const struct column *col = &columns[ci];
     const struct conf_scenario *s = r->s;
@@ -545,7 +551,7 @@ static void plan_cell(const struct opts *o, const struct host *h, struct row *r,
     enum conf_target t = col->target;
     int v = vidx(r->v->ioapic), mode = col->mode;
 
-    if (!(o->kinds & (1u << t)) || (col->mbit && !(o->modes & col->mbit))) {
+    if (!(o->kinds & (1u << t)) || (col->mbit && !(o->modes & col->mbit) && !as_reference)) {
         c->state = CELL_HIDDEN;
         return;
     }
@@ -599,6 +605,36 @@ static void plan_cell(const struct opts *o, const struct host *h, struct row *r,
     c->slow = (s->flags & CONF_F_SLOW) != 0;
     c->ref = -1;
     c->state = CELL_PENDING;
+}
+
+/* The model column with fixed mode @mode (model/quirk, model/enable, model/disable). */
+static int model_column(enum conf_mode mode)
+{
+    return 1 + (int)mode;
+}
+
+/*
+ * An auto cell's reference is the model under the mode auto resolved to on
+ * that target: model/auto follows split's negotiation with this kernel, and
+ * user/auto (lapis's LAPIC, whatever the kernel's flags) may differ from it,
+ * e.g. DISABLE where a kernel without the flags leaves split at quirk with
+ * 0x11. Plans that model column when --modes left it out.
+ */
+static void plan_auto_references(const struct opts *o, const struct host *h, struct row *r)
+{
+    for (int ci = 0; ci < NCOLS; ci++) {
+        const struct cell *c = &r->cells[ci];
+        int m;
+
+        if (columns[ci].target == CONF_T_MODEL || columns[ci].mode != MODE_AUTO ||
+            c->state != CELL_PENDING)
+            continue;
+        if (r->cells[0].state == CELL_PENDING && r->cells[0].p.mode == c->p.mode)
+            continue; /* model/auto is the same mode */
+        m = model_column(c->p.mode);
+        if (r->cells[m].state == CELL_HIDDEN)
+            plan_cell(o, h, r, m, true);
+    }
 }
 
 /* ---- running ---- */
@@ -725,6 +761,19 @@ static int reference_of(const struct row *r, int ci)
     }
     /* split/M and user/M against model/M: the model columns come first, in the same order. */
     int j = col->target == CONF_T_SPLIT ? ci - 4 : ci - 9;
+    const struct cell *c = &r->cells[ci];
+
+    /*
+     * Auto: the model under the mode auto resolved to here. model/auto when it
+     * is that mode; else model/<mode>; else (a scenario that runs under auto
+     * only declares itself mode-independent) model/auto all the same.
+     */
+    if (col->mode == MODE_AUTO &&
+        !(r->cells[0].state == CELL_DONE && r->cells[0].p.mode == c->p.mode)) {
+        int m = model_column(c->p.mode);
+        if (r->cells[m].state == CELL_DONE)
+            return m;
+    }
     return r->cells[j].state == CELL_DONE ? j : -1;
 }
 
@@ -1049,11 +1098,12 @@ int lapis_conformance_main(int argc, char **argv)
         snprintf(h.kvm_why, sizeof(h.kvm_why), "not selected");
     }
     for (size_t i = 0; i < nrows; i++) {
-        for (int ci = 0; ci < NCOLS; ci++) {
-            plan_cell(&o, &h, &rows[i], ci);
+        for (int ci = 0; ci < NCOLS; ci++)
+            plan_cell(&o, &h, &rows[i], ci, false);
+        plan_auto_references(&o, &h, &rows[i]);
+        for (int ci = 0; ci < NCOLS; ci++)
             if (rows[i].cells[ci].state == CELL_PENDING)
                 (*(columns[ci].target == CONF_T_MODEL ? &nmodel : &nkvm))++;
-        }
     }
     fprintf(stderr, "conformance: %zu rows, %zu model runs, %zu KVM runs (%u at a time)%s\n", nrows,
             nmodel, nkvm, o.jobs, o.mutations ? ", model MUTATED" : "");

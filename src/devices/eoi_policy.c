@@ -2,8 +2,8 @@
 /*
  * The VM-wide EOI-broadcast-suppression policy: two front doors (upstream's
  * X2APIC_API flags, the seed's SPLIT_IRQCHIP_API) onto one mode, and the two
- * decisions (advertise Directed EOI? suppress this broadcast?). Facts: spec
- * eoi.md §3 and §4.
+ * decisions (advertise Directed EOI? suppress this broadcast?), and the
+ * negotiation that picks a mode for a request (§6). Facts: spec eoi.md §3, §4, §6.
  */
 #include "eoi_policy.h"
 
@@ -145,6 +145,74 @@ bool lapis_eoi_policy_suppress_broadcast(const struct lapis_eoi_policy *policy, 
     if (policy->seed_disable || policy->irqchip == LAPIS_IRQCHIP_KERNEL)
         return false;
     return (svr & LAPIS_SVR_SUPPRESS_EOI_BC) != 0;
+}
+
+bool lapis_eoi_kernel_has_flags(int64_t caps, bool split_irqchip)
+{
+    uint64_t need = split_irqchip ? SUPPRESS_FLAGS : LAPIS_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
+
+    return caps >= 0 && ((uint64_t)caps & need) == need;
+}
+
+int lapis_eoi_negotiate(enum lapis_eoi_request request, enum lapis_eoi_backend backend,
+                        bool kernel_has_flags, unsigned ioapic_version,
+                        struct lapis_eoi_choice *out)
+{
+    /* Directed EOI is only safe with an IOAPIC that has EOIR (§5). */
+    const uint64_t by_version = ioapic_version >= 0x20
+                                    ? LAPIS_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
+                                    : LAPIS_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
+    bool has_flags;
+
+    memset(out, 0, sizeof(*out));
+    out->mode = LAPIS_EOI_MODE_QUIRK;
+    switch (backend) {
+    case LAPIS_EOI_BACKEND_KERNEL:
+    case LAPIS_EOI_BACKEND_SPLIT:
+        has_flags = kernel_has_flags;
+        break;
+    case LAPIS_EOI_BACKEND_USER:
+        has_flags = true; /* lapis's own LAPIC: this policy has both flags, whatever the kernel */
+        break;
+    default:
+        return -EINVAL;
+    }
+
+    switch (request) {
+    case LAPIS_EOI_REQ_AUTO:
+        if (backend == LAPIS_EOI_BACKEND_KERNEL)
+            return 0; /* KVM never offers Directed EOI beside its own IOAPIC (§4 table) */
+        if (has_flags)
+            out->x2apic_api_flags = by_version;
+        else if (ioapic_version >= 0x20)
+            out->emulate_fix = true; /* the kernel stays quirked; the VMM drops the broadcast */
+        else
+            out->no_eoir_warning = true;
+        break;
+    case LAPIS_EOI_REQ_ENABLE:
+        if (backend == LAPIS_EOI_BACKEND_KERNEL)
+            return -EINVAL; /* KVM's in-kernel IOAPIC has no EOIR */
+        if (!has_flags)
+            return -EOPNOTSUPP;
+        out->x2apic_api_flags = LAPIS_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST;
+        break;
+    case LAPIS_EOI_REQ_DISABLE:
+        if (!has_flags)
+            return -EOPNOTSUPP;
+        out->x2apic_api_flags = LAPIS_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
+        break;
+    case LAPIS_EOI_REQ_QUIRK:
+        return 0; /* the kernel's default, bug included */
+    default:
+        return -EINVAL;
+    }
+    if (out->x2apic_api_flags & LAPIS_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST)
+        out->mode = LAPIS_EOI_MODE_ENABLE;
+    else if (out->x2apic_api_flags & LAPIS_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST)
+        out->mode = LAPIS_EOI_MODE_DISABLE;
+    else if (out->emulate_fix)
+        out->mode = LAPIS_EOI_MODE_ENABLE; /* done in userspace, mirrored as ENABLE */
+    return 0;
 }
 
 const char *lapis_eoi_mode_name(enum lapis_eoi_mode mode)

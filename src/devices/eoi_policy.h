@@ -5,6 +5,8 @@
  * Two decisions live here, one function each:
  *   - advertise: does LVR bit 24 (Directed EOI) show, so SVR bit 12 is writable?
  *   - suppress:  does a level EOI skip the broadcast to the IOAPIC?
+ * and the negotiation before them: which mode a request gets, for an irqchip
+ * kind, a kernel with or without the flags and an IOAPIC version (§6).
  *
  * It has two front doors with KVM's exact error codes: the X2APIC_API flags
  * upstream merged, and the SPLIT_IRQCHIP_API capability the seed proposed.
@@ -47,6 +49,52 @@ enum lapis_irqchip_kind {
     LAPIS_IRQCHIP_KERNEL,   /* IOAPIC beside the LAPIC (KVM's in-kernel 0x11 IOAPIC) */
     LAPIS_IRQCHIP_SPLIT,    /* IOAPIC elsewhere: the VMM's (split, or lapis's user mode) */
 };
+
+/* What the VMM's user asked for (--eoi-suppression). The values are saved in snapshots. */
+enum lapis_eoi_request {
+    LAPIS_EOI_REQ_AUTO = 0,
+    LAPIS_EOI_REQ_ENABLE,
+    LAPIS_EOI_REQ_DISABLE,
+    LAPIS_EOI_REQ_QUIRK,
+};
+
+/* The VMM's irqchip: whose LAPIC decides about Directed EOI, and whose IOAPIC takes EOIs. */
+enum lapis_eoi_backend {
+    LAPIS_EOI_BACKEND_KERNEL = 0, /* KVM's LAPIC beside KVM's 0x11 IOAPIC (--irqchip kernel) */
+    LAPIS_EOI_BACKEND_SPLIT,      /* KVM's LAPIC, the VMM's IOAPIC: the kernel's flags decide */
+    LAPIS_EOI_BACKEND_USER,       /* the VMM's LAPIC (this policy) and IOAPIC: the kernel's
+                                     flags do not matter, this policy always has them */
+};
+
+/* The outcome of lapis_eoi_negotiate(). */
+struct lapis_eoi_choice {
+    /* X2APIC_API flags to enable: on KVM (kernel, split) or on this policy (user); 0: none */
+    uint64_t x2apic_api_flags;
+    enum lapis_eoi_mode mode; /* the policy's mode once they are enabled */
+    bool emulate_fix;         /* quirked kernel: the VMM drops EOI exits while SVR.12 is set */
+    bool no_eoir_warning;     /* quirked with a 0x11 IOAPIC: a Directed EOI guest gets stuck */
+};
+
+/*
+ * Does KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) = @caps on a VM offer what the
+ * negotiation needs? With split irqchip both suppression flags; without it
+ * only DISABLE is valid (the VM fd says 0xB). A failed check (< 0) has none.
+ */
+bool lapis_eoi_kernel_has_flags(int64_t caps, bool split_irqchip);
+
+/*
+ * The negotiation of spec eoi.md §6: @request x @backend x @kernel_has_flags
+ * (lapis_eoi_kernel_has_flags(); ignored for USER) x @ioapic_version.
+ * auto: KERNEL -> quirk (KVM never offers Directed EOI beside its IOAPIC);
+ *   SPLIT with flags and USER -> ENABLE with an EOIR (0x20+), else DISABLE;
+ *   SPLIT without flags -> quirk, emulating the fix with 0x20+, warning with 0x11.
+ * enable/disable: forced. -EINVAL for enable with KERNEL, -EOPNOTSUPP when
+ *   KVM lacks the flag (never for USER). quirk: no flags.
+ * Returns 0 with @out filled, or the error with @out zeroed.
+ */
+int lapis_eoi_negotiate(enum lapis_eoi_request request, enum lapis_eoi_backend backend,
+                        bool kernel_has_flags, unsigned ioapic_version,
+                        struct lapis_eoi_choice *out);
 
 struct lapis_eoi_policy {
     enum lapis_irqchip_kind irqchip;

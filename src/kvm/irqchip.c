@@ -24,15 +24,14 @@
 #include "userapic.h"
 #include "vm.h"
 
-/* Debian 12's <linux/kvm.h> (6.1) predates these (§4). */
-#ifndef KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
-#define KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST (1ULL << 2)
+/* lapis enables eoi_policy.h's flags; Debian 12's <linux/kvm.h> (6.1) predates KVM's (§4). */
+#ifdef KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
+_Static_assert(KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST ==
+                       LAPIS_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST &&
+                   KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST ==
+                       LAPIS_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
+               "X2APIC_API flags numbered as KVM numbers them");
 #endif
-#ifndef KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST
-#define KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST (1ULL << 3)
-#endif
-#define EOI_FLAGS                                                                                  \
-    (KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST | KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST)
 
 /* LAPIC register offsets in struct kvm_lapic_state. */
 #define APIC_REG_SVR 0xF0
@@ -85,61 +84,64 @@ static int enable_cap(int vm_fd, uint32_t cap, uint64_t arg0)
 }
 
 /*
- * Chooses the X2APIC_API flag for the request (§6). Returns 0 with
- * ic->x2apic_api_flags / ic->emulate_fix set, or a usage error.
+ * What this kernel offers (§4), from KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API)
+ * on the VM, never the system fd, and never cap 244 (§3): 0xF once split
+ * irqchip is on, 0xB without. LAPIS_TEST_NO_EOI_FLAGS=1 pretends the flags
+ * are missing, so the older-kernel paths can be tested on a new kernel.
  */
-static int choose_policy(struct lapis_irqchip *ic, struct lapis_err *err)
+static bool kernel_eoi_flags(int vm_fd, bool split, long *caps)
 {
-    const char *needs = "this kernel lacks KVM_X2APIC_ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST "
-                        "(Linux 7.0, 6.18.17+)";
+    const char *no_flags = getenv("LAPIS_TEST_NO_EOI_FLAGS");
 
-    ic->x2apic_api_flags = 0;
-    ic->emulate_fix = false;
-    switch (ic->request) {
-    case LAPIS_EOI_REQ_AUTO:
-        if (ic->kernel)
-            return 0; /* KVM never offers Directed EOI with its own IOAPIC (§4 table) */
-        if (ic->kernel_has_flags) {
-            /* Directed EOI is safe only with an IOAPIC that has EOIR (§5). */
-            ic->x2apic_api_flags = ic->ioapic_version >= 0x20
-                                       ? KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
-                                       : KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
-        } else if (ic->ioapic_version >= 0x20) {
-            /* No flags: the kernel stays quirked and lapis drops the broadcast itself. */
-            ic->emulate_fix = true;
-        } else {
-            fprintf(stderr,
-                    "lapis: warning: %s and the IOAPIC is 0x11: a guest using Directed "
-                    "EOI cannot EOI the IOAPIC (use --ioapic-version 0x20)\n",
-                    needs);
-        }
-        return 0;
-    case LAPIS_EOI_REQ_ENABLE:
-        if (ic->kernel)
-            return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
-                                 "--eoi-suppression enable needs --irqchip split: KVM's in-kernel "
-                                 "IOAPIC has no EOI register");
-        if (!ic->kernel_has_flags)
-            return lapis_err_set(err, LAPIS_ERR_USAGE, EOPNOTSUPP,
-                                 "--eoi-suppression enable: %s; use auto or quirk", needs);
-        ic->x2apic_api_flags = KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST;
-        return 0;
-    case LAPIS_EOI_REQ_DISABLE:
-        if (!ic->kernel_has_flags)
-            return lapis_err_set(err, LAPIS_ERR_USAGE, EOPNOTSUPP,
-                                 "--eoi-suppression disable: %s; use auto or quirk", needs);
-        ic->x2apic_api_flags = KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
-        return 0;
-    case LAPIS_EOI_REQ_QUIRK:
-        return 0; /* leave the kernel's default, bug included */
-    }
-    return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL, "unknown --eoi-suppression value");
+    *caps = lapis_kvm_check(vm_fd, KVM_CAP_X2APIC_API);
+    if (no_flags && !strcmp(no_flags, "1"))
+        return false;
+    return lapis_eoi_kernel_has_flags(*caps, split);
+}
+
+/*
+ * Chooses the X2APIC_API flag for the request (§6), by lapis_eoi_negotiate().
+ * Returns 0 with ic->x2apic_api_flags / ic->emulate_fix set, or a usage error.
+ */
+#define NEEDS_FLAGS                                                                                \
+    "this kernel lacks KVM_X2APIC_ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST (Linux 7.0, 6.18.17+)"
+
+static int choose_policy(struct lapis_irqchip *ic, enum lapis_eoi_backend backend,
+                         bool kernel_has_flags, struct lapis_eoi_choice *choice,
+                         struct lapis_err *err)
+{
+    const char *needs = NEEDS_FLAGS;
+    const char *what = ic->request == LAPIS_EOI_REQ_ENABLE ? "enable" : "disable";
+    int r = lapis_eoi_negotiate(ic->request, backend, kernel_has_flags, ic->ioapic_version, choice);
+
+    ic->x2apic_api_flags = choice->x2apic_api_flags;
+    ic->emulate_fix = choice->emulate_fix;
+    ic->no_eoir_warning = choice->no_eoir_warning;
+    if (r == -EINVAL && ic->request == LAPIS_EOI_REQ_ENABLE && backend == LAPIS_EOI_BACKEND_KERNEL)
+        return lapis_err_set(err, LAPIS_ERR_USAGE, EINVAL,
+                             "--eoi-suppression enable needs --irqchip split: KVM's in-kernel "
+                             "IOAPIC has no EOI register");
+    if (r == -EOPNOTSUPP)
+        return lapis_err_set(err, LAPIS_ERR_USAGE, EOPNOTSUPP,
+                             "--eoi-suppression %s: %s; use auto or quirk", what, needs);
+    if (r)
+        return lapis_err_set(err, LAPIS_ERR_USAGE, -r, "unknown --eoi-suppression value");
+    return 0;
+}
+
+const char *lapis_irqchip_warning(const struct lapis_irqchip *ic)
+{
+    if (ic->no_eoir_warning)
+        return NEEDS_FLAGS " and the IOAPIC is 0x11: a guest using Directed EOI cannot EOI the "
+                           "IOAPIC (use --ioapic-version 0x20)";
+    return NULL;
 }
 
 int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd, bool kernel,
                        unsigned ioapic_version, enum lapis_eoi_request request,
                        struct lapis_err *err)
 {
+    struct lapis_eoi_choice choice;
     pthread_condattr_t ca;
     int r;
 
@@ -189,21 +191,10 @@ int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd,
         ic->routes_valid = true;
     }
 
-    /*
-     * §4: the VM fd reports 0xF once split irqchip is on, 0xB otherwise, on
-     * kernels with the flags. Probe the VM, never the system fd, and never
-     * cap 244 (§3). LAPIS_TEST_NO_EOI_FLAGS=1 pretends they are missing, so
-     * the older-kernel path (quirk + emulation) can be tested on a new kernel.
-     */
-    ic->x2apic_api_caps = lapis_kvm_check(vm_fd, KVM_CAP_X2APIC_API);
-    if (kernel) /* 0xB: only DISABLE is meaningful (and accepted) without split */
-        ic->kernel_has_flags = (ic->x2apic_api_caps & KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST);
-    else
-        ic->kernel_has_flags = (ic->x2apic_api_caps & EOI_FLAGS) == EOI_FLAGS;
-    if (getenv("LAPIS_TEST_NO_EOI_FLAGS") && !strcmp(getenv("LAPIS_TEST_NO_EOI_FLAGS"), "1"))
-        ic->kernel_has_flags = false;
-
-    r = choose_policy(ic, err);
+    /* Without split only DISABLE is meaningful (and accepted): the VM fd says 0xB. */
+    ic->kernel_has_flags = kernel_eoi_flags(vm_fd, !kernel, &ic->x2apic_api_caps);
+    r = choose_policy(ic, kernel ? LAPIS_EOI_BACKEND_KERNEL : LAPIS_EOI_BACKEND_SPLIT,
+                      ic->kernel_has_flags, &choice, err);
     if (r)
         return r;
     /*
@@ -221,11 +212,9 @@ int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd,
         if (r)
             return lapis_err_set(err, LAPIS_ERR_HOST, -r, "EOI policy mirror refused 0x%llx",
                                  (unsigned long long)ic->x2apic_api_flags);
-    } else if (ic->emulate_fix) {
-        /* Userspace does what ENABLE does in the kernel; mirror it as ENABLE. */
-        lapis_eoi_policy_set_mode(&ic->policy, LAPIS_EOI_MODE_ENABLE);
     } else {
-        lapis_eoi_policy_set_mode(&ic->policy, LAPIS_EOI_MODE_QUIRK);
+        /* Quirk, or the fix emulated: userspace does what ENABLE does in the kernel. */
+        lapis_eoi_policy_set_mode(&ic->policy, choice.mode);
     }
 
     /*
@@ -243,7 +232,9 @@ int lapis_irqchip_init_user(struct lapis_irqchip *ic, struct lapis_vm *vm, int v
                             struct lapis_err *err)
 {
     const char *seed = getenv("LAPIS_TEST_SEED_DISABLE");
+    struct lapis_eoi_choice choice;
     pthread_condattr_t ca;
+    long kernel_caps;
     int r;
 
     memset(ic, 0, sizeof(*ic));
@@ -268,24 +259,17 @@ int lapis_irqchip_init_user(struct lapis_irqchip *ic, struct lapis_vm *vm, int v
         return lapis_err_set(err, LAPIS_ERR_USAGE, -r, "IOAPIC version 0x%x not supported",
                              ic->ioapic_version);
 
-    /* lapis's LAPIC has the flags: ask its policy, as a library user would ask KVM. */
+    /*
+     * The LAPIC is lapis's, and so is the policy that answers for it: what
+     * the kernel offers is handed to the negotiation, which ignores it for
+     * this backend (§6). Quirk is the policy's default: advertise, never
+     * suppress (KVM's bug, modelled).
+     */
+    ic->kernel_has_flags = kernel_eoi_flags(vm_fd, false, &kernel_caps);
+    r = choose_policy(ic, LAPIS_EOI_BACKEND_USER, ic->kernel_has_flags, &choice, err);
+    if (r)
+        return r;
     ic->x2apic_api_caps = lapis_eoi_policy_check_extension(&ic->policy, LAPIS_CAP_X2APIC_API);
-    ic->kernel_has_flags = true;
-    switch (request) {
-    case LAPIS_EOI_REQ_AUTO:
-        ic->x2apic_api_flags = ic->ioapic_version >= 0x20
-                                   ? KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
-                                   : KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
-        break;
-    case LAPIS_EOI_REQ_ENABLE:
-        ic->x2apic_api_flags = KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST;
-        break;
-    case LAPIS_EOI_REQ_DISABLE:
-        ic->x2apic_api_flags = KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST;
-        break;
-    case LAPIS_EOI_REQ_QUIRK:
-        break; /* the policy's default: advertise, never suppress (KVM's bug, modelled) */
-    }
     if (ic->x2apic_api_flags) {
         r = lapis_eoi_policy_enable_cap(&ic->policy, LAPIS_CAP_X2APIC_API, ic->x2apic_api_flags);
         if (r)

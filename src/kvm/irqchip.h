@@ -20,14 +20,6 @@
 #include "devices/ioapic.h"
 #include "kvm.h"
 
-/* What the user asked for (--eoi-suppression). */
-enum lapis_eoi_request {
-    LAPIS_EOI_REQ_AUTO = 0,
-    LAPIS_EOI_REQ_ENABLE,
-    LAPIS_EOI_REQ_DISABLE,
-    LAPIS_EOI_REQ_QUIRK,
-};
-
 #define LAPIS_IRQCHIP_PINS LAPIS_IOAPIC_DEFAULT_PINS /* GSIs reserved for the IOAPIC */
 
 /* A level pin whose Remote IRR has stayed set this long gets its vCPUs checked (§7). */
@@ -60,9 +52,10 @@ struct lapis_irqchip {
 
     /* The negotiation's outcome (irqchip.c explains each). */
     long x2apic_api_caps;           /* KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the VM */
-    bool kernel_has_flags;          /* ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST offered */
+    bool kernel_has_flags;          /* KVM offers ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST */
     uint64_t x2apic_api_flags;      /* what lapis enabled (0: kernel left quirked) */
     bool emulate_fix;               /* quirked kernel, fix emulated on EOI exits (§6 row 3) */
+    bool no_eoir_warning;           /* quirked with a 0x11 IOAPIC (§6 row 4): warn the user */
     bool read_svr_on_eoi;           /* EOI exits read the vCPU's SVR (emulation, quirk) */
     struct lapis_eoi_policy policy; /* the one source of truth for the rest of lapis */
 
@@ -96,7 +89,8 @@ struct lapis_irqchip {
  * Creates the irqchip on a VM that has no vCPUs yet and negotiates the EOI
  * policy. @vm is handed back to lapis_vm_request_recovery(). Fails with a
  * usage error for a combination the kernel cannot do (ENABLE/DISABLE on a
- * kernel without the flags, ENABLE with --irqchip kernel).
+ * kernel without the flags, ENABLE with --irqchip kernel). Prints nothing:
+ * lapis_irqchip_warning() has what the user should be told.
  */
 int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd, bool kernel,
                        unsigned ioapic_version, enum lapis_eoi_request request,
@@ -105,7 +99,8 @@ int lapis_irqchip_init(struct lapis_irqchip *ic, struct lapis_vm *vm, int vm_fd,
  * --irqchip user: no irqchip in KVM. The IOAPIC model as in split mode, but
  * with @ops/@opaque (userapic.c routes its messages to lapis's LAPICs), and
  * lapis's own EOI policy driven through its capability API (spec §6): auto is
- * ENABLE with a 0x20 IOAPIC, DISABLE with 0x11; the others are forced.
+ * ENABLE with a 0x20 IOAPIC, DISABLE with 0x11, whether or not the kernel has
+ * the flags (its LAPIC is not in use); the others are forced.
  * LAPIS_TEST_SEED_DISABLE=1 also applies the seed's SPLIT_IRQCHIP_API DISABLE
  * flag, as a library user would before creating vCPUs. Takes @ua (freed by
  * lapis_irqchip_destroy, even if this fails).
@@ -114,6 +109,8 @@ int lapis_irqchip_init_user(struct lapis_irqchip *ic, struct lapis_vm *vm, int v
                             unsigned ioapic_version, enum lapis_eoi_request request,
                             struct lapis_userapic *ua, const struct lapis_ioapic_ops *ops,
                             struct lapis_err *err);
+/* A warning about the negotiated policy for the user (one line, no newline), or NULL. */
+const char *lapis_irqchip_warning(const struct lapis_irqchip *ic);
 /* "kernel", "split" or "user" (the statistics' irqchip=). */
 const char *lapis_irqchip_kind_name(const struct lapis_irqchip *ic);
 /* Mirrors a vCPU creation into the policy. */

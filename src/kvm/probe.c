@@ -3,8 +3,8 @@
  * lapis probe (see probe.h). In order:
  *   1. capability ioctls on /dev/kvm and on throwaway VMs (§2, §4);
  *   2. child `lapis run`s: fork, re-execute /proc/self/exe, bounded wait;
- *   3. the §4 rows, from the probe guest's "probe key=value" lines;
- *   4. the §7 rows, from the halt_eoi guest and lapis's statistics line;
+ *   3. the §4 rows: the probe guest, one run per mode;
+ *   4. the §7 rows: the halt_eoi guest, recovery off and on;
  *   5. the text table and the JSON object.
  * Section numbers refer to ../shared/spec/eoi.md. Capability 244 is never
  * probed (§3): on upstream kernels it is something else.
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "irqchip.h"
+#include "probe_verdict.h" /* what the runs printed -> the answers (pure) */
 
 /* Older <linux/kvm.h> lack these (§4). */
 #ifndef KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
@@ -333,54 +334,6 @@ out:
     free(env);
 }
 
-/*
- * The value of @key in the last line of @buf starting with @prefix that has
- * it ("prefix ... key=value ..."). Copies it to @out; false if absent.
- */
-static bool line_value(const char *buf, const char *prefix, const char *key, char *out, size_t len)
-{
-    size_t plen = strlen(prefix), klen = strlen(key);
-    bool found = false;
-
-    for (const char *line = buf; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t llen = end ? (size_t)(end - line) : strlen(line);
-
-        if (llen >= plen && !strncmp(line, prefix, plen)) {
-            for (const char *p = line + plen; p < line + llen;) {
-                while (p < line + llen && *p == ' ')
-                    p++;
-                const char *w = p;
-                while (p < line + llen && *p != ' ' && *p != '\r')
-                    p++;
-                if ((size_t)(p - w) > klen && !strncmp(w, key, klen) && w[klen] == '=') {
-                    size_t n = (size_t)(p - w) - klen - 1;
-                    if (n >= len)
-                        n = len - 1;
-                    memcpy(out, w + klen + 1, n);
-                    out[n] = '\0';
-                    found = true;
-                }
-                while (p < line + llen && *p == '\r')
-                    p++;
-            }
-        }
-        line = end ? end + 1 : NULL;
-    }
-    return found;
-}
-
-static bool line_u64(const char *buf, const char *prefix, const char *key, uint64_t *v)
-{
-    char s[32], *end;
-
-    if (!line_value(buf, prefix, key, s, sizeof(s)) || !s[0])
-        return false;
-    errno = 0;
-    *v = strtoull(s, &end, 0);
-    return !*end && !errno;
-}
-
 #define STATS_PREFIX "lapis: stats: "
 
 /* The last "lapis: " line of stderr that is not the statistics line. */
@@ -422,26 +375,10 @@ static void describe_failure(const struct child *c, const char *what, char *out,
 
 /* ---- 3. The §4 rows --------------------------------------------------------------------- */
 
-static enum lapis_probe_answer answer(const char *buf, const char *key)
-{
-    char v[16];
-
-    if (!line_value(buf, "probe ", key, v, sizeof(v)))
-        return LAPIS_PROBE_UNKNOWN;
-    if (!strcmp(v, "1"))
-        return LAPIS_PROBE_YES;
-    if (!strcmp(v, "0"))
-        return LAPIS_PROBE_NO;
-    if (!strcmp(v, "na"))
-        return LAPIS_PROBE_NA;
-    return LAPIS_PROBE_UNKNOWN;
-}
-
 static void run_mode(struct lapis_probe_mode *m, const char *lapis_dir, bool verbose,
                      struct child *c)
 {
     char guest[PATH_MAX + 32];
-    uint64_t v;
     char *argv[16];
     unsigned n = 0;
 
@@ -464,31 +401,9 @@ static void run_mode(struct lapis_probe_mode *m, const char *lapis_dir, bool ver
     argv[n] = NULL;
 
     run_child(argv, MODE_TIMEOUT_MS, verbose, c);
-    m->ran = true;
-    m->status = c->status;
-    m->timed_out = c->timed_out;
-    if (line_u64(c->out, "probe ", "x2apic", &v))
-        m->x2apic = v != 0;
-    if (line_u64(c->out, "probe ", "lvr", &v))
-        m->lvr = (uint32_t)v;
-    if (line_u64(c->out, "probe ", "ioapic_version", &v))
-        m->ioapic_version = (unsigned)v;
-    if (line_u64(c->out, "probe ", "deliveries_svr12_clear", &v))
-        m->deliveries_svr12_clear = (unsigned)v;
-    if (line_u64(c->out, "probe ", "deliveries_with_svr12", &v))
-        m->deliveries_with_svr12 = (unsigned)v;
-    if (line_u64(c->err, STATS_PREFIX, "eoi.exit", &v))
-        m->eoi_exits = v;
-    m->lvr_directed_eoi = answer(c->out, "lvr_directed_eoi");
-    m->svr12_sticks = answer(c->out, "svr12_sticks");
-    m->eoi_svr12_clear = answer(c->out, "eoi_exit_svr12_clear");
-    m->eoi_with_svr12 = answer(c->out, "eoi_exit_with_svr12");
-
-    char done[8];
+    lapis_probe_mode_record(m, c->status, c->timed_out, c->out, c->err);
     if (c->status != 0 || c->timed_out)
         describe_failure(c, "lapis run", m->error, sizeof(m->error));
-    else if (!line_value(c->out, "probe ", "eoi_exit_svr12_clear", done, sizeof(done)))
-        snprintf(m->error, sizeof(m->error), "the probe guest printed no result");
 }
 
 /* ---- 4. The §7 rows --------------------------------------------------------------------- */
@@ -519,51 +434,7 @@ static void run_halt(struct lapis_probe_halt *h, const char *lapis_dir, bool rec
     argv[n] = NULL;
 
     run_child(argv, timeout_ms, verbose, c);
-    h->ran = true;
-    h->status = c->status;
-    h->timed_out = c->timed_out;
-    h->have_stats = line_u64(c->err, STATS_PREFIX, "irqs", &h->irqs) &&
-                    line_u64(c->err, STATS_PREFIX, "eoi.exit", &h->eoi_exits) &&
-                    line_u64(c->err, STATS_PREFIX, "recoveries", &h->recoveries);
-}
-
-static void judge_halt(struct lapis_probe_report *rep)
-{
-    struct lapis_probe_halt *off = &rep->halt_off, *on = &rep->halt_on;
-
-    /* Recovery off: a stall with an interrupt taken and its EOI exit missing is §7. */
-    if (!off->ran) {
-        rep->held_back = LAPIS_PROBE_UNKNOWN;
-    } else if (!off->timed_out && off->status == 0) {
-        rep->held_back = LAPIS_PROBE_NO;
-    } else if (off->timed_out && off->have_stats && off->irqs >= 1 && off->eoi_exits < off->irqs) {
-        rep->held_back = LAPIS_PROBE_YES;
-    } else {
-        rep->held_back = LAPIS_PROBE_UNKNOWN;
-        if (!off->error[0]) {
-            if (off->timed_out)
-                snprintf(off->error, sizeof(off->error), "halt_eoi stalled, but %s",
-                         off->have_stats ? "not on a missing EOI exit"
-                                         : "lapis printed no statistics");
-            else
-                snprintf(off->error, sizeof(off->error), "halt_eoi exited with status %d",
-                         off->status);
-        }
-    }
-
-    if (!on->ran) {
-        rep->recovery = LAPIS_PROBE_UNKNOWN;
-    } else if (!on->timed_out && on->status == 0 && on->have_stats) {
-        rep->recovery = on->recoveries > 0                  ? LAPIS_PROBE_YES
-                        : rep->held_back == LAPIS_PROBE_YES ? LAPIS_PROBE_UNKNOWN
-                                                            : LAPIS_PROBE_NA;
-    } else {
-        rep->recovery = LAPIS_PROBE_NO;
-        if (!on->error[0])
-            snprintf(on->error, sizeof(on->error), "%s",
-                     on->timed_out ? "halt_eoi stalled with recovery on"
-                                   : "halt_eoi failed with recovery on");
-    }
+    lapis_probe_halt_record(h, c->status, c->timed_out, c->err);
 }
 
 /* ---- the whole probe -------------------------------------------------------------------- */
@@ -595,6 +466,8 @@ static int lapis_dir(char *out, size_t len)
         return -ENAMETOOLONG;
     return 0;
 }
+
+static const char *errno_name(int e);
 
 int lapis_probe_run(const struct lapis_probe_options *opts, struct lapis_probe_report *rep,
                     struct lapis_err *err)
@@ -642,15 +515,20 @@ int lapis_probe_run(const struct lapis_probe_options *opts, struct lapis_probe_r
         m->irqchip = mode_rows[i].irqchip;
         /* Each mode only where the kernel accepts it. */
         if (i == LAPIS_PROBE_KERNEL && !rep->kernel_irqchip)
-            snprintf(m->skipped, sizeof(m->skipped), "no in-kernel irqchip (KVM_CAP_IRQCHIP)");
+            snprintf(m->skipped, sizeof(m->skipped),
+                     "not run: no in-kernel irqchip (KVM_CAP_IRQCHIP)");
         else if (i != LAPIS_PROBE_KERNEL && !rep->split_irqchip)
-            snprintf(m->skipped, sizeof(m->skipped), "no split irqchip");
+            snprintf(m->skipped, sizeof(m->skipped), "not run: no split irqchip");
         else if (i == LAPIS_PROBE_ENABLE && rep->caps[LAPIS_PROBE_CAP_ENABLE_SPLIT].err)
             snprintf(m->skipped, sizeof(m->skipped),
-                     "the kernel refuses KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST");
+                     "not supported: the kernel refuses KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST "
+                     "(%s)",
+                     errno_name(rep->caps[LAPIS_PROBE_CAP_ENABLE_SPLIT].err));
         else if (i == LAPIS_PROBE_DISABLE && rep->caps[LAPIS_PROBE_CAP_DISABLE_SPLIT].err)
             snprintf(m->skipped, sizeof(m->skipped),
-                     "the kernel refuses KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST");
+                     "not supported: the kernel refuses KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST "
+                     "(%s)",
+                     errno_name(rep->caps[LAPIS_PROBE_CAP_DISABLE_SPLIT].err));
         else
             run_mode(m, dir, opts->verbose, c);
     }
@@ -661,7 +539,7 @@ int lapis_probe_run(const struct lapis_probe_options *opts, struct lapis_probe_r
         snprintf(rep->halt_off.error, sizeof(rep->halt_off.error), "no split irqchip");
         snprintf(rep->halt_on.error, sizeof(rep->halt_on.error), "no split irqchip");
     }
-    judge_halt(rep);
+    lapis_probe_halt_verdict(&rep->halt_off, &rep->halt_on, &rep->held_back, &rep->recovery);
     free(c);
     return 0;
 }
@@ -784,7 +662,7 @@ void lapis_probe_print_text(FILE *f, const struct lapis_probe_report *rep)
 
         fprintf(f, "%-8s| %-8s| ", m->mode, m->irqchip);
         if (!m->ran) {
-            fprintf(f, "not run: %s\n", m->skipped);
+            fprintf(f, "%s\n", m->skipped);
             continue;
         }
         fprintf(f, "%-11s| %-14s| %-26s| %s\n", yes_no(m->lvr_directed_eoi),

@@ -14,14 +14,7 @@
 #include <stdio.h>
 
 #include "kvm.h"
-
-/* A measured answer. */
-enum lapis_probe_answer {
-    LAPIS_PROBE_UNKNOWN = 0, /* not measured, or the run failed */
-    LAPIS_PROBE_NO,
-    LAPIS_PROBE_YES,
-    LAPIS_PROBE_NA, /* does not apply (SVR bit 12 does not stick; nothing to recover) */
-};
+#include "probe_verdict.h" /* the answers, the rows and their judging */
 
 /* KVM_ENABLE_CAP(KVM_CAP_X2APIC_API) attempts, each on a fresh VM. */
 enum lapis_probe_cap_case {
@@ -48,36 +41,6 @@ enum lapis_probe_mode_row {
     LAPIS_PROBE_DISABLE,
     LAPIS_PROBE_KERNEL, /* quirked, in-kernel irqchip: the reference */
     LAPIS_PROBE_MODES,
-};
-
-struct lapis_probe_mode {
-    const char *mode;    /* "quirk", "enable", "disable" */
-    const char *irqchip; /* "split", "kernel" */
-    bool ran;
-    char skipped[160]; /* why it was not run (empty if it ran) */
-    char error[320];   /* what went wrong in the run (empty if nothing) */
-    int status;        /* the child's exit status */
-    bool timed_out;
-    bool x2apic; /* CPUID has x2APIC in the guest */
-    uint32_t lvr;
-    unsigned ioapic_version;
-    enum lapis_probe_answer lvr_directed_eoi; /* LVR bit 24 */
-    enum lapis_probe_answer svr12_sticks;     /* SVR bit 12 reads back set */
-    enum lapis_probe_answer eoi_svr12_clear;  /* a level EOI reaches the IOAPIC, SVR.12 = 0 */
-    enum lapis_probe_answer eoi_with_svr12;   /* ... with SVR.12 = 1 (NA if it does not stick) */
-    unsigned deliveries_svr12_clear, deliveries_with_svr12;
-    uint64_t eoi_exits; /* KVM_EXIT_IOAPIC_EOI seen by the child */
-};
-
-/* One run of the halt_eoi guest (§7). */
-struct lapis_probe_halt {
-    bool ran;
-    char error[320];
-    int status;
-    bool timed_out;
-    unsigned timeout_ms;
-    bool have_stats;
-    uint64_t irqs, eoi_exits, recoveries;
 };
 
 struct lapis_probe_report {

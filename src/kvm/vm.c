@@ -197,6 +197,8 @@ int lapis_vm_create(const struct lapis_vm_params *params, struct lapis_guest_ram
     vm->irqchip_ready = true; /* destroy it even when init failed half-way */
     if (r)
         return r;
+    if (lapis_irqchip_warning(&vm->irqchip))
+        fprintf(stderr, "lapis: warning: %s\n", lapis_irqchip_warning(&vm->irqchip));
     r = lapis_board_init(&vm->board, vm, err);
     vm->board_ready = true;
     if (r)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lapis run --irqchip user: lapis's own LAPIC and IOAPIC models with no irqchip
 # in KVM (src/kvm/userapic.c). The built-in guest under every IOAPIC version x
-# EOI policy, the seed's DISABLE flag, halt_eoi (no held-back EOI can happen
+# EOI policy (also on a kernel without the EOI flags, pretended), the seed's
+# DISABLE flag, halt_eoi (no held-back EOI can happen
 # here), SMP bring-up, the UART interrupt, the LAPIC timer and IPIs (also
 # under split irqchip, KVM's LAPIC, as the reference), HLT without a busy
 # loop, and stopping with vCPUs blocked in HLT or wait-for-SIPI.
@@ -83,6 +84,46 @@ if need_guest builtin "$BUILTIN"; then
             pass "$name"
         done
     done
+
+    # A kernel without KVM_X2APIC_{ENABLE,DISABLE}_SUPPRESS_EOI_BROADCAST (Debian's
+    # 6.1 and 6.12; pretended): lapis's own LAPIC does not need them, so user/auto
+    # still gives ENABLE with 0x20 and DISABLE with 0x11, and forced modes still
+    # work. Split irqchip, KVM's LAPIC, is the contrast: the emulated fix, or quirk.
+    export LAPIS_TEST_NO_EOI_FLAGS=1
+    for ver in 0x20 0x11; do
+        case $ver in
+        0x20) want=enable split_want=enable-emulated ;;
+        0x11) want=disable split_want=quirk ;;
+        esac
+        name=user-noflags-$ver-auto
+        if user "$name" --ioapic-version "$ver" --eoi-suppression auto; then
+            if ! expect_stat "$name" mode str "$want"; then
+                :
+            elif ! printf '%s' "$OUT" | grep -q "behaves as '$want' promises"; then
+                fail "$name" "the guest's verdict is missing or not '$want'"
+            elif printf '%s' "$ERR" | grep -q 'warning:'; then
+                fail "$name" "a warning about the kernel's flags, which this mode does not use"
+            else
+                pass "$name"
+            fi
+        fi
+        for eoi in enable disable; do
+            name=user-noflags-$ver-$eoi
+            user "$name" --ioapic-version "$ver" --eoi-suppression "$eoi" &&
+                expect_stat "$name" mode str "$eoi" && pass "$name"
+        done
+        name=split-noflags-$ver-auto
+        run_lapis run --irqchip split --ioapic-version "$ver" --eoi-suppression auto
+        if expect_rc "$name" 0 && expect_stat "$name" irqchip str split &&
+            expect_stat "$name" mode str "$split_want"; then
+            if [ "$ver" = 0x11 ] && ! printf '%s' "$ERR" | grep -q 'warning: .*cannot EOI the IOAPIC'; then
+                fail "$name" "no warning about Directed EOI with a 0x11 IOAPIC"
+            else
+                pass "$name"
+            fi
+        fi
+    done
+    unset LAPIS_TEST_NO_EOI_FLAGS
 
     # The seed's SPLIT_IRQCHIP_API DISABLE flag, applied before any vCPU exists:
     # even auto with a 0x20 IOAPIC then offers no Directed EOI (no LVR bit 24).

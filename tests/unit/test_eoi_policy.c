@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The VM-wide EOI policy: both capability front doors and the two decisions (spec eoi.md §3-§4). */
+/*
+ * The VM-wide EOI policy: both capability front doors, the two decisions
+ * (spec eoi.md §3-§4) and the negotiation of a request (§6).
+ */
 #include <errno.h>
 
 #include "devices/eoi_policy.h"
@@ -290,6 +293,178 @@ static void test_mode_names(void)
     }
 }
 
+/* ---- the negotiation (§6): request x irqchip kind x kernel flags x IOAPIC version ---- */
+
+#define EN   LAPIS_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
+#define DIS  LAPIS_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST
+#define Q    LAPIS_EOI_MODE_QUIRK
+#define E    LAPIS_EOI_MODE_ENABLE
+#define D    LAPIS_EOI_MODE_DISABLE
+#define AUTO LAPIS_EOI_REQ_AUTO
+#define RQ_E LAPIS_EOI_REQ_ENABLE
+#define RQ_D LAPIS_EOI_REQ_DISABLE
+#define RQ_Q LAPIS_EOI_REQ_QUIRK
+#define KERN LAPIS_EOI_BACKEND_KERNEL
+#define SPLT LAPIS_EOI_BACKEND_SPLIT
+#define USER LAPIS_EOI_BACKEND_USER
+
+struct nrow {
+    enum lapis_eoi_request req;
+    enum lapis_eoi_backend kind;
+    bool flags; /* the kernel has ENABLE/DISABLE_SUPPRESS_EOI_BROADCAST */
+    unsigned ioapic;
+    int err;          /* 0, -EINVAL, -EOPNOTSUPP */
+    uint64_t enabled; /* X2APIC_API flags to enable */
+    enum lapis_eoi_mode mode;
+    bool emulate, warn;
+};
+
+/* Every combination, spelled out: a change to any cell of §6 shows here. */
+static const struct nrow negotiation[] = {
+    /* auto */
+    {AUTO, KERN, true, 0x11, 0, 0, Q, false, false},
+    {AUTO, KERN, true, 0x20, 0, 0, Q, false, false},
+    {AUTO, KERN, false, 0x11, 0, 0, Q, false, false},
+    {AUTO, KERN, false, 0x20, 0, 0, Q, false, false},
+    {AUTO, SPLT, true, 0x20, 0, EN, E, false, false},  /* §6 row 1 */
+    {AUTO, SPLT, true, 0x11, 0, DIS, D, false, false}, /* §6 row 2 */
+    {AUTO, SPLT, false, 0x20, 0, 0, E, true, false},   /* §6 row 3: enable-emulated */
+    {AUTO, SPLT, false, 0x11, 0, 0, Q, false, true},   /* §6 row 4: quirk, warned */
+    {AUTO, USER, true, 0x20, 0, EN, E, false, false},  /* lapis's LAPIC: */
+    {AUTO, USER, true, 0x11, 0, DIS, D, false, false}, /* the kernel's flags */
+    {AUTO, USER, false, 0x20, 0, EN, E, false, false}, /* do not matter */
+    {AUTO, USER, false, 0x11, 0, DIS, D, false, false},
+    /* enable */
+    {RQ_E, KERN, true, 0x11, -EINVAL, 0, Q, false, false}, /* no EOIR beside the LAPIC */
+    {RQ_E, KERN, true, 0x20, -EINVAL, 0, Q, false, false},
+    {RQ_E, KERN, false, 0x11, -EINVAL, 0, Q, false, false},
+    {RQ_E, KERN, false, 0x20, -EINVAL, 0, Q, false, false},
+    {RQ_E, SPLT, true, 0x20, 0, EN, E, false, false},
+    {RQ_E, SPLT, true, 0x11, 0, EN, E, false, false}, /* forced: stuck IRQs (§5) */
+    {RQ_E, SPLT, false, 0x20, -EOPNOTSUPP, 0, Q, false, false},
+    {RQ_E, SPLT, false, 0x11, -EOPNOTSUPP, 0, Q, false, false},
+    {RQ_E, USER, true, 0x20, 0, EN, E, false, false},
+    {RQ_E, USER, true, 0x11, 0, EN, E, false, false},
+    {RQ_E, USER, false, 0x20, 0, EN, E, false, false},
+    {RQ_E, USER, false, 0x11, 0, EN, E, false, false},
+    /* disable */
+    {RQ_D, KERN, true, 0x11, 0, DIS, D, false, false}, /* DISABLE works without split */
+    {RQ_D, KERN, true, 0x20, 0, DIS, D, false, false},
+    {RQ_D, KERN, false, 0x11, -EOPNOTSUPP, 0, Q, false, false},
+    {RQ_D, KERN, false, 0x20, -EOPNOTSUPP, 0, Q, false, false},
+    {RQ_D, SPLT, true, 0x20, 0, DIS, D, false, false},
+    {RQ_D, SPLT, true, 0x11, 0, DIS, D, false, false},
+    {RQ_D, SPLT, false, 0x20, -EOPNOTSUPP, 0, Q, false, false},
+    {RQ_D, SPLT, false, 0x11, -EOPNOTSUPP, 0, Q, false, false},
+    {RQ_D, USER, true, 0x20, 0, DIS, D, false, false},
+    {RQ_D, USER, true, 0x11, 0, DIS, D, false, false},
+    {RQ_D, USER, false, 0x20, 0, DIS, D, false, false},
+    {RQ_D, USER, false, 0x11, 0, DIS, D, false, false},
+    /* quirk: nothing enabled, anywhere */
+    {RQ_Q, KERN, true, 0x11, 0, 0, Q, false, false},
+    {RQ_Q, KERN, true, 0x20, 0, 0, Q, false, false},
+    {RQ_Q, KERN, false, 0x11, 0, 0, Q, false, false},
+    {RQ_Q, KERN, false, 0x20, 0, 0, Q, false, false},
+    {RQ_Q, SPLT, true, 0x20, 0, 0, Q, false, false},
+    {RQ_Q, SPLT, true, 0x11, 0, 0, Q, false, false},
+    {RQ_Q, SPLT, false, 0x20, 0, 0, Q, false, false},
+    {RQ_Q, SPLT, false, 0x11, 0, 0, Q, false, false},
+    {RQ_Q, USER, true, 0x20, 0, 0, Q, false, false},
+    {RQ_Q, USER, true, 0x11, 0, 0, Q, false, false},
+    {RQ_Q, USER, false, 0x20, 0, 0, Q, false, false},
+    {RQ_Q, USER, false, 0x11, 0, 0, Q, false, false},
+};
+
+static void test_negotiation_table(void)
+{
+    static const char *const reqs[] = {"auto", "enable", "disable", "quirk"};
+    static const char *const kinds[] = {"kernel", "split", "user"};
+    const size_t n = sizeof(negotiation) / sizeof(negotiation[0]);
+    unsigned seen[4][3][2][2] = {{{{0}}}};
+    char name[96];
+
+    CHECK_EQ(n, 4 * 3 * 2 * 2);
+    for (size_t i = 0; i < n; i++) {
+        const struct nrow *r = &negotiation[i];
+        struct lapis_eoi_choice c;
+
+        snprintf(name, sizeof(name), "negotiate %s/%s, kernel %s flags, IOAPIC 0x%x", reqs[r->req],
+                 kinds[r->kind], r->flags ? "with" : "without", r->ioapic);
+        harness_current = name;
+        seen[r->req][r->kind][r->flags][r->ioapic == 0x20]++;
+        memset(&c, 0xA5, sizeof(c));
+        CHECK_EQ(lapis_eoi_negotiate(r->req, r->kind, r->flags, r->ioapic, &c), r->err);
+        CHECK_EQ(c.x2apic_api_flags, r->enabled);
+        CHECK_EQ(c.mode, r->mode);
+        CHECK_EQ(c.emulate_fix, r->emulate);
+        CHECK_EQ(c.no_eoir_warning, r->warn);
+        if (r->err)
+            continue;
+        /* What is chosen, the policy (KVM's rules) accepts, and lands in the same mode. */
+        struct lapis_eoi_policy p =
+            make(r->kind == KERN ? LAPIS_IRQCHIP_KERNEL : LAPIS_IRQCHIP_SPLIT);
+        if (c.x2apic_api_flags)
+            CHECK_EQ(lapis_eoi_policy_enable_cap(&p, LAPIS_CAP_X2APIC_API, c.x2apic_api_flags), 0);
+        else
+            lapis_eoi_policy_set_mode(&p, c.mode);
+        CHECK_EQ(p.mode, c.mode);
+        /* Directed EOI is honoured exactly when the choice is ENABLE on a VMM IOAPIC. */
+        CHECK_EQ(lapis_eoi_policy_suppress_broadcast(&p, SVR_ON), c.mode == E && r->kind != KERN);
+    }
+    harness_current = "test_negotiation_table";
+    for (unsigned a = 0; a < 4; a++)
+        for (unsigned b = 0; b < 3; b++)
+            for (unsigned f = 0; f < 2; f++)
+                for (unsigned v = 0; v < 2; v++)
+                    CHECK_EQ(seen[a][b][f][v], 1); /* each combination exactly once */
+}
+
+static void test_negotiation_user_ignores_kernel(void)
+{
+    /* The bug this guards: --irqchip user under auto must never fall back to quirk. */
+    for (int req = AUTO; req <= RQ_Q; req++) {
+        for (unsigned v = 0x11; v <= 0x20; v += 0x0F) {
+            struct lapis_eoi_choice with, without;
+            CHECK_EQ(lapis_eoi_negotiate((enum lapis_eoi_request)req, USER, true, v, &with), 0);
+            CHECK_EQ(lapis_eoi_negotiate((enum lapis_eoi_request)req, USER, false, v, &without), 0);
+            CHECK(memcmp(&with, &without, sizeof(with)) == 0);
+            CHECK(!without.emulate_fix && !without.no_eoir_warning);
+        }
+    }
+}
+
+static void test_negotiation_bad_input(void)
+{
+    struct lapis_eoi_choice c;
+
+    CHECK_EQ(lapis_eoi_negotiate((enum lapis_eoi_request)4, SPLT, true, 0x20, &c), -EINVAL);
+    CHECK_EQ(c.x2apic_api_flags, 0);
+    CHECK_EQ(lapis_eoi_negotiate((enum lapis_eoi_request) - 1, USER, true, 0x20, &c), -EINVAL);
+    CHECK_EQ(lapis_eoi_negotiate(AUTO, (enum lapis_eoi_backend)3, true, 0x20, &c), -EINVAL);
+    CHECK_EQ(c.mode, Q);
+    /* Versions above 0x20 have EOIR too; anything below does not. */
+    CHECK_EQ(lapis_eoi_negotiate(AUTO, USER, false, 0x21, &c), 0);
+    CHECK_EQ(c.mode, E);
+    CHECK_EQ(lapis_eoi_negotiate(AUTO, USER, false, 0x1F, &c), 0);
+    CHECK_EQ(c.mode, D);
+}
+
+static void test_kernel_has_flags(void)
+{
+    /* Debian 6.1 / 6.12: 0x3 everywhere. Linux 7.0 / 6.18.17+: 0xF split, 0xB without. */
+    CHECK(!lapis_eoi_kernel_has_flags(0x3, true));
+    CHECK(!lapis_eoi_kernel_has_flags(0x3, false));
+    CHECK(lapis_eoi_kernel_has_flags(0xF, true));
+    CHECK(lapis_eoi_kernel_has_flags(0xF, false));
+    CHECK(!lapis_eoi_kernel_has_flags(0xB, true)); /* ENABLE missing: not enough for split */
+    CHECK(lapis_eoi_kernel_has_flags(0xB, false));
+    CHECK(!lapis_eoi_kernel_has_flags(0x7, true));
+    CHECK(!lapis_eoi_kernel_has_flags(0x7, false));
+    CHECK(!lapis_eoi_kernel_has_flags(0, true));
+    CHECK(!lapis_eoi_kernel_has_flags(-1, true)); /* the check failed */
+    CHECK(!lapis_eoi_kernel_has_flags(-1, false));
+}
+
 int main(void)
 {
     RUN_TEST(test_init_defaults);
@@ -302,5 +477,9 @@ int main(void)
     RUN_TEST(test_quirk_is_the_bug);
     RUN_TEST(test_forced_modes_and_no_irqchip);
     RUN_TEST(test_mode_names);
+    RUN_TEST(test_negotiation_table);
+    RUN_TEST(test_negotiation_user_ignores_kernel);
+    RUN_TEST(test_negotiation_bad_input);
+    RUN_TEST(test_kernel_has_flags);
     return harness_finish("eoi_policy");
 }
