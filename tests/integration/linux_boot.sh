@@ -21,7 +21,7 @@
 # Needs the kernel and initramfs from tests/linux/fetch.sh (downloaded on the
 # first run into tests/linux/cache/). Each run is stopped (SIGTERM) once the
 # required milestones are in and LAPIS_LINUX_GRACE seconds (default 5) more
-# have passed, or after LAPIS_LINUX_TIMEOUT seconds (default 180), whichever
+# have passed, or after LAPIS_LINUX_TIMEOUT seconds (default 360), whichever
 # comes first; the guest may also stop by itself. Guest kernel code is emulated
 # on PVM hosts: reaching the x2APIC milestones costs lapis about 80 s of CPU
 # time, so a busy machine needs a longer LAPIS_LINUX_TIMEOUT.
@@ -29,7 +29,7 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/integration/lib/lapis.bash
 
-TIMEOUT=${LAPIS_LINUX_TIMEOUT:-180}
+TIMEOUT=${LAPIS_LINUX_TIMEOUT:-360}
 GRACE=${LAPIS_LINUX_GRACE:-5}
 CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1"
 T=$TMPDIR_LAPIS
