@@ -87,24 +87,26 @@ if [ "$integration" = yes ]; then
         tests/nested/fetch-kernel.sh "$k" >/dev/null || echo "run-tests: cannot fetch kernel $k"
         # Two nested hosts side by side (TCG with thread=single uses one core each),
         # the suites dealt out longest first.
-        suites=(conformance save_restore run_builtin linux_boot hostile)
-        rest=()
+        longest=(conformance save_restore run_builtin linux_boot hostile)
+        order=("${longest[@]}")
         for t in tests/integration/*.sh; do
             n=$(basename "$t" .sh)
-            [[ " ${suites[*]} " == *" $n "* ]] || rest+=("$n")
+            [[ " ${longest[*]} " == *" $n "* ]] || order+=("$n")
         done
         half_a=() half_b=() i=0
-        for n in conformance save_restore run_builtin linux_boot hostile "${rest[@]}"; do
+        for n in "${order[@]}"; do
             wanted "$n" || continue
             if [ $((i % 2)) -eq 0 ]; then half_a+=("$n"); else half_b+=("$n"); fi
             i=$((i + 1))
         done
+        [ "$i" -gt 0 ] || { echo "run-tests: LAPIS_SUITES='${LAPIS_SUITES:-}' names no suite"; exit 2; }
         log_a=$(mktemp "${TMPDIR:-/tmp}/lapis-nested-check.XXXXXX")
         log_b=$(mktemp "${TMPDIR:-/tmp}/lapis-nested-check.XXXXXX")
         nested_half "$log_a" "${half_a[@]}" &
-        nested_half "$log_b" "${half_b[@]}" &
+        [ ${#half_b[@]} -eq 0 ] || nested_half "$log_b" "${half_b[@]}" &
         wait
         for log in "$log_a" "$log_b"; do
+            [ -s "$log" ] || [ -e "$log.rc" ] || { rm -f "$log"; continue; }
             sed "s|^|[nested/$k] |" "$log" | grep -v '^\[nested/[^]]*\] \[[^]]*\] PASS '
             add_counts "nested/$k" "$(cat "$log.rc" 2>/dev/null || echo 125)" \
                 "$(grep -E '^total: [0-9]+ passed' "$log" | tail -n 1)"

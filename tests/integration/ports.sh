@@ -13,21 +13,7 @@ source tests/integration/lib/lapis.bash
 G=$GUESTS/ports.elf
 QEMU=${QEMU:-qemu-system-x86_64}
 
-if [ ! -x "$LAPIS" ]; then
-    fail ports "$LAPIS is missing: run 'make $LAPIS'"
-    finish
-    exit 1
-fi
-why=$(kvm_missing)
-if [ -n "$why" ]; then
-    skip ports "$why: the guest cannot run"
-    finish
-    exit
-fi
-need_guest ports "$G" || {
-    finish
-    exit 1
-}
+suite_start ports "$G"
 
 # status V: what isa-debug-exit makes of a write of V (8 bits of (V << 1) | 1).
 status() { echo $(((($1 << 1) | 1) & 0xFF)); }

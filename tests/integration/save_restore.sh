@@ -14,21 +14,7 @@ T=$TMPDIR_LAPIS
 G=$GUESTS
 SR=$G/saverestore.elf
 
-if [ ! -x "$LAPIS" ]; then
-    fail save_restore "$LAPIS is missing: run 'make $LAPIS'"
-    finish
-    exit 1
-fi
-why=$(kvm_missing)
-if [ -n "$why" ]; then
-    skip save_restore "$why: the guests cannot run"
-    finish
-    exit
-fi
-need_guest saverestore "$SR" || {
-    finish
-    exit 1
-}
+suite_start save_restore "$SR"
 
 # A sanitizer report fails any case.
 sane() {

@@ -131,15 +131,43 @@ lapis_for_nobody() {
 }
 
 # Does this host's KVM hold an EOI exit back while the vCPU halts (PVM does; a
-# standard KVM exits at the EOI)? Measured once per suite by lapis probe: prints yes or no.
+# standard KVM exits at the EOI)? Measured once per suite by lapis probe: prints yes,
+# no, or unknown (the probe could not tell).
 host_holds_eoi_back() {
-    local f=$TMPDIR_LAPIS/held-back
+    local f=$TMPDIR_LAPIS/held-back held
     if [ ! -s "$f" ]; then
-        if "$LAPIS" probe --json 2>/dev/null </dev/null | grep -q '"held_back_eoi": {"held_back": true'; then
-            echo yes >"$f"
-        else
-            echo no >"$f"
-        fi
+        held=$(timeout -s KILL 180 "$LAPIS" probe --json 2>/dev/null </dev/null |
+            sed -nE 's/^ *"held_back_eoi": \{"held_back": (true|false|null),.*/\1/p')
+        case $held in
+        true) echo yes ;;
+        false) echo no ;;
+        *) echo unknown ;;
+        esac >"$f"
     fi
     cat "$f"
+}
+
+# suite_start NAME GUEST...: ends the suite (with its summary line) unless lapis and the
+# guests are built and a KVM is at hand. Without /dev/kvm the suite is skipped when run
+# alone; make check runs it inside a nested standard KVM instead.
+suite_start() {
+    local name=$1 why g
+    shift
+    if [ ! -x "$LAPIS" ]; then
+        fail "$name" "$LAPIS is missing: run 'make $LAPIS'"
+        finish
+        exit 1
+    fi
+    why=$(kvm_missing)
+    if [ -n "$why" ]; then
+        skip "$name" "$why: run it through 'make check' or 'tests/nested/run 7 -- bash $0'"
+        finish
+        exit
+    fi
+    for g in "$@"; do
+        need_guest "$name" "$g" || {
+            finish
+            exit 1
+        }
+    done
 }
